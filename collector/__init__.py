@@ -1,0 +1,1 @@
+"""Reading Lancers and CrowdWorks pages: platform adapters and the Playwright fetcher."""
