@@ -1,0 +1,5 @@
+"""``ghostwatch login`` and ``ghostwatch collect`` (filled in by the collector work)."""
+
+
+def register(cli):
+    pass
