@@ -1,0 +1,261 @@
+"""What a page says: the reading types, and ``read_page`` to get one.
+
+A page goes in as its HTML, its URL and the instant it was captured; out comes a
+``Thread`` (one contract's facts and messages), a ``ContractList``, or an
+``Unreadable`` that names what was missing.  The selectors and texts of each
+platform live in its own module (``collector.lancers``, ``collector.crowdworks``);
+this module only dispatches and defines the shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import lxml.html
+from lxml import etree
+
+from collector.timeutil import aware, iso
+
+SENDERS = ("client", "me", "system")
+
+
+class UnsupportedURL(ValueError):
+    """The URL is not a page ghostwatch reads."""
+
+
+class NotAPage(ValueError):
+    """The input is not an HTML document at all."""
+
+
+class LayoutError(Exception):
+    """Raised inside an adapter when the page does not have the expected layout."""
+
+
+@dataclass(frozen=True)
+class PageRef:
+    platform: str
+    page: str  # "thread" | "contract_list"
+    contract_id: str | None
+    url: str
+
+
+@dataclass
+class Message:
+    sender: str  # "client" | "me" | "system"
+    sent_at: datetime
+    text: str
+    id: str | None = None
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "sender": self.sender, "sent_at": iso(self.sent_at), "text": self.text}
+
+
+@dataclass
+class Thread:
+    platform: str
+    url: str
+    contract_id: str
+    title: str
+    client: str
+    pay_type: str  # "fixed" | "hourly"
+    status: str  # in_progress | delivered | plan_change | completed | cancelled
+    escalation: str  # none | available | requested
+    escalation_deadline: datetime | None
+    history_collapsed: bool
+    messages: list[Message] = field(default_factory=list)
+    delivered_at: datetime | None = None  # when the platform noted the delivery / 完了報告
+    page: str = "thread"
+
+    @property
+    def last_client_message_at(self) -> datetime | None:
+        times = [m.sent_at for m in self.messages if m.sender == "client"]
+        return max(times) if times else None
+
+    def to_json(self) -> dict:
+        return {
+            "platform": self.platform,
+            "page": self.page,
+            "url": self.url,
+            "contract_id": self.contract_id,
+            "title": self.title,
+            "client": self.client,
+            "pay_type": self.pay_type,
+            "status": self.status,
+            "escalation": self.escalation,
+            "escalation_deadline": iso(self.escalation_deadline),
+            "history_collapsed": self.history_collapsed,
+            "delivered_at": iso(self.delivered_at),
+            "messages": [m.to_json() for m in self.messages],
+            "last_client_message_at": iso(self.last_client_message_at),
+        }
+
+
+@dataclass
+class ListedContract:
+    contract_id: str
+    status: str
+    url: str
+    title: str
+
+    def to_json(self) -> dict:
+        return {"contract_id": self.contract_id, "status": self.status, "url": self.url, "title": self.title}
+
+
+@dataclass
+class ContractList:
+    platform: str
+    url: str
+    contracts: list[ListedContract]
+    page: str = "contract_list"
+
+    def to_json(self) -> dict:
+        return {
+            "platform": self.platform,
+            "page": self.page,
+            "url": self.url,
+            "contracts": [c.to_json() for c in self.contracts],
+        }
+
+
+@dataclass
+class Unreadable:
+    platform: str
+    url: str
+    page: str
+    reason: str
+    contract_id: str | None = None
+    unreadable: bool = True
+
+    def to_json(self) -> dict:
+        data = {
+            "unreadable": True,
+            "reason": self.reason,
+            "platform": self.platform,
+            "page": self.page,
+            "url": self.url,
+        }
+        if self.contract_id is not None:
+            data["contract_id"] = self.contract_id
+        return data
+
+
+Reading = Thread | ContractList | Unreadable
+
+
+def _platforms():
+    from collector import crowdworks, lancers
+
+    return (lancers, crowdworks)
+
+
+def platform_module(name: str):
+    for module in _platforms():
+        if module.PLATFORM == name:
+            return module
+    raise KeyError(name)
+
+
+def platform_names() -> list[str]:
+    return [module.PLATFORM for module in _platforms()]
+
+
+def identify(url: str) -> PageRef:
+    """Which platform and page kind a URL is; raises UnsupportedURL otherwise."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as err:
+        raise UnsupportedURL(f"URL として読めません: {url!r}") from err
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UnsupportedURL(f"対応していない URL です: {url!r}")
+    for module in _platforms():
+        ref = module.match_url(parts, url.strip())
+        if ref is not None:
+            return ref
+    raise UnsupportedURL(
+        f"対応していないページです: {url} "
+        "(Lancers のメッセージ・進行中の仕事、CrowdWorks の契約ページ・契約中の仕事に対応)"
+    )
+
+
+def parse_html(html: str | bytes):
+    """The document tree, or NotAPage for input that is not HTML."""
+    if isinstance(html, bytes):
+        if b"\x00" in html[:4096]:
+            raise NotAPage("HTML ではありません（バイナリデータです）")
+        try:
+            html = html.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise NotAPage("HTML ではありません（UTF-8 として読めません）") from err
+    if not html.strip():
+        raise NotAPage("HTML ではありません（空です）")
+    if "\x00" in html[:4096]:
+        raise NotAPage("HTML ではありません（バイナリデータです）")
+    head = html.lstrip()[:2048].lower()
+    if "<html" not in head and "<!doctype html" not in head and "<body" not in head and "<head" not in head:
+        raise NotAPage("HTML ではありません（<html> 要素がありません）")
+    try:
+        return lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError) as err:
+        raise NotAPage(f"HTML として読めません: {err}") from err
+
+
+def read_page(html: str | bytes, url: str, captured_at: datetime) -> Reading:
+    """Read a saved page.  Raises UnsupportedURL or NotAPage for bad input;
+    a page whose layout is not recognised comes back as ``Unreadable``."""
+    ref = identify(url)
+    doc = parse_html(html)
+    module = platform_module(ref.platform)
+    captured_at = aware(captured_at)
+    try:
+        if ref.page == "thread":
+            return module.read_thread(doc, ref, captured_at)
+        return module.read_list(doc, ref, captured_at)
+    except LayoutError as err:
+        return Unreadable(
+            platform=ref.platform, url=ref.url, page=ref.page, reason=str(err), contract_id=ref.contract_id
+        )
+
+
+def text_of(element) -> str:
+    """Visible text of an element: <br> as newlines, whitespace tidied per line."""
+    if element is None:
+        return ""
+    parts: list[str] = []
+
+    def walk(el):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in ("script", "style", "template"):
+            if el.tail:
+                parts.append(el.tail)
+            return
+        if tag == "br":
+            parts.append("\n")
+        elif tag in ("p", "div", "li") and parts and not parts[-1].endswith("\n"):
+            parts.append("\n")
+        if el.text:
+            parts.append(el.text)
+        for child in el:
+            walk(child)
+        if tag in ("p", "div", "li"):
+            parts.append("\n")
+        if el.tail:
+            parts.append(el.tail)
+
+    walk_children = [element]
+    for el in walk_children:
+        if el.text:
+            parts.append(el.text)
+        for child in el:
+            walk(child)
+    lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
+    # Keep single blank lines between paragraphs, drop leading/trailing ones.
+    out: list[str] = []
+    for line in lines:
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
