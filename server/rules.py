@@ -1,0 +1,352 @@
+"""The escalation rules: what a freelancer may do now about a silent client.
+
+``judge`` takes what the store knows of one contract and an instant ``at`` and
+returns a verdict: the state, the silence (since when, how many whole days), the
+dates that matter, each condition of the platform's rule met or not (in
+Japanese), and the next action with its date.
+
+Lancers 「連絡催促申請」: a fixed-price project in progress, no message from the
+client for 7 days or more, no request filed by either side, not 計画変更中.
+Lancers shows the button only while those hold, so the button on the page is the
+platform's own word: ``eligible`` exactly when the page shows it.  After filing,
+the deadline is 7 days later.  Work that is done must get its 完了報告 first:
+support confirms payment only for reported work.
+
+CrowdWorks: its own 連絡催促 request (reviewed by the 事務局) from 7 days of
+silence while in progress or delivered, and for delivered work a one-week
+guideline for 検収, after which the 事務局 is asked to act.  The worker's
+「途中終了リクエスト」 refunds the whole escrow to the client: never suggested for
+work already done.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from collector.timeutil import DAY, iso, parse_instant
+
+NUDGE_DAYS = 3
+ELIGIBLE_DAYS = 7
+LANCERS_DEADLINE_DAYS = 7
+KENSHU_DAYS = 7
+
+OPEN_STATUSES = ("in_progress", "delivered", "plan_change")
+CLOSED_STATUSES = ("completed", "cancelled")
+
+# Most urgent first: the order of ``status`` and of the web view.
+URGENCY = ("overdue", "eligible", "unreadable", "requested", "not_eligible", "nudge", "ok", "unknown", "closed")
+NEEDS_ACTION = ("overdue", "eligible", "nudge", "unreadable")
+
+STATE_LABELS = {
+    "overdue": "期限超過",
+    "eligible": "申請できます",
+    "unreadable": "読み取り不可",
+    "requested": "申請中",
+    "not_eligible": "申請対象外",
+    "nudge": "催促どき",
+    "ok": "問題なし",
+    "unknown": "未確認",
+    "closed": "終了",
+}
+PLATFORM_LABELS = {"lancers": "ランサーズ", "crowdworks": "クラウドワークス"}
+STATUS_LABELS = {
+    "in_progress": "進行中",
+    "delivered": "納品済み（検収待ち）",
+    "plan_change": "計画変更中",
+    "completed": "完了",
+    "cancelled": "キャンセル",
+}
+PAY_TYPE_LABELS = {"fixed": "固定報酬", "hourly": "時間報酬"}
+
+
+def _instant(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return parse_instant(value)
+
+
+def _date(value: datetime | None) -> str:
+    """A date as the web view and reasons write it: 11月17日 15:26."""
+    if value is None:
+        return "—"
+    from collector.timeutil import JST
+
+    local = value.astimezone(JST)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def whole_days(since: datetime, at: datetime) -> int:
+    """Whole 24-hour periods from ``since`` to ``at`` (0 when ``at`` is earlier)."""
+    return max(0, (at - since) // DAY)
+
+
+def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -> dict:
+    """The verdict on one contract at instant ``at``.
+
+    ``contract`` is a row of the ``contracts`` table, ``stats`` the contract's
+    ``{"last_client_at", "first_at", "count"}`` over every stored message,
+    ``steps`` what the user recorded.
+    """
+    platform = contract["platform"]
+    stats = stats or {}
+    status = contract.get("status")
+    last_client = _instant(stats.get("last_client_at"))
+    first = _instant(stats.get("first_at"))
+
+    # --- silence ------------------------------------------------------------
+    lower_bound = False
+    if last_client is not None:
+        silent_since = last_client
+    elif first is not None:
+        silent_since = first
+        lower_bound = not contract.get("full_history_seen")
+    else:
+        silent_since = None
+    silent_days = whole_days(silent_since, at) if silent_since else None
+    eligible_at = silent_since + ELIGIBLE_DAYS * DAY if silent_since else None
+    closed = status in CLOSED_STATUSES
+    if closed:
+        eligible_at = None
+
+    step_times: dict[str, datetime] = {}
+    for step in steps:
+        done = _instant(step["done_at"])
+        if done is not None and (step["step"] not in step_times or done > step_times[step["step"]]):
+            step_times[step["step"]] = done
+    # A step recorded before the client's last message is history: the client
+    # answered after it.
+    if last_client is not None:
+        step_times = {k: v for k, v in step_times.items() if v >= last_client}
+
+    deadline = _instant(contract.get("escalation_deadline"))
+    requested = contract.get("escalation") == "requested" or "request_filed" in step_times
+    if requested and deadline is None and platform == "lancers" and "request_filed" in step_times:
+        deadline = step_times["request_filed"] + LANCERS_DEADLINE_DAYS * DAY
+
+    verdict = {
+        "platform": platform,
+        "contract_id": contract["contract_id"],
+        "title": contract.get("title"),
+        "client": contract.get("client"),
+        "url": contract.get("url"),
+        "pay_type": contract.get("pay_type"),
+        "status": status,
+        "escalation": contract.get("escalation"),
+        "state": None,
+        "silent_since": iso(silent_since),
+        "silent_days": silent_days,
+        "silence_is_lower_bound": lower_bound,
+        "last_client_message_at": iso(last_client),
+        "eligible_at": iso(eligible_at),
+        "deadline_at": iso(deadline) if requested and not closed else None,
+        "reasons": [],
+        "next_action": None,
+        "last_captured_at": contract.get("last_captured_at"),
+        "unreadable_reason": None,
+        "delivered_at": contract.get("delivered_at"),
+        "steps": {k: iso(v) for k, v in step_times.items()},
+    }
+    reasons = verdict["reasons"]
+
+    def reason(text: str, met: bool | None = None):
+        reasons.append({"text": text, "met": met})
+
+    # --- what the pages could not tell us ------------------------------------
+    if contract.get("read_state") == "unreadable":
+        verdict["state"] = "unreadable"
+        verdict["unreadable_reason"] = contract.get("unreadable_reason")
+        reason(f"最新のページ（{_date(_instant(contract.get('last_captured_at')))} 取得）を読み取れませんでした: "
+               f"{contract.get('unreadable_reason')}", False)
+        if contract.get("last_read_at"):
+            reason(f"日数は {_date(_instant(contract['last_read_at']))} までに読めたページによるもので、"
+                   "最新ではありません", None)
+        verdict["next_action"] = {
+            "kind": "reread",
+            "text": "ページの形式が変わった可能性があります。ページを開き直して再取得し、直らなければ "
+            "ghostwatch を更新してから `ghostwatch reparse` を実行してください。",
+            "date": None,
+        }
+        return verdict
+    if contract.get("read_state") != "ok" or silent_since is None:
+        verdict["state"] = "unknown"
+        reason("この契約のメッセージページはまだ読み込まれていません", None)
+        verdict["next_action"] = {
+            "kind": "open",
+            "text": "メッセージページを開くか `ghostwatch collect` を実行して、やりとりを取り込んでください。",
+            "date": None,
+        }
+        return verdict
+
+    if lower_bound:
+        reason(f"クライアントからのメッセージは表示範囲にありません。折りたたまれた過去のやりとりがあるため、"
+               f"沈黙は {_date(silent_since)} 以前から続いている可能性があります", None)
+    elif last_client is None:
+        reason(f"クライアントからのメッセージは一度もありません（スレッド開始 {_date(silent_since)} から数えています）", None)
+    else:
+        reason(f"クライアントの最後のメッセージ: {_date(last_client)}（{silent_days}日経過）", None)
+
+    if closed:
+        verdict["state"] = "closed"
+        reason(f"契約は{STATUS_LABELS.get(status, status)}しています", None)
+        verdict["next_action"] = {"kind": "none", "text": "対応は不要です。", "date": None}
+        return verdict
+
+    if platform == "lancers":
+        _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, requested, step_times, at, reason)
+    else:
+        _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, step_times, at, reason)
+    return verdict
+
+
+def _requested_state(verdict, deadline, at, platform, reason):
+    if deadline is not None and at >= deadline:
+        verdict["state"] = "overdue"
+        reason(f"連絡期限 {_date(deadline)} を過ぎています", True)
+        office = "ランサーズ事務局" if platform == "lancers" else "クラウドワークス事務局"
+        verdict["next_action"] = {
+            "kind": "check_support",
+            "text": f"連絡期限を過ぎました。{office}の対応状況を確認し、連絡がなければサポートに問い合わせましょう。",
+            "date": iso(deadline),
+        }
+    else:
+        verdict["state"] = "requested"
+        if deadline is not None:
+            reason(f"連絡催促を申請済みです（連絡期限 {_date(deadline)}）", True)
+            text = f"連絡期限 {_date(deadline)} まで返信を待ちましょう。期限までに連絡がなければ事務局が対応します。"
+        else:
+            reason("連絡催促を申請済みです（期限はページに表示されていません）", True)
+            text = "事務局の確認を待ちましょう。クライアントから連絡があれば、その内容に沿って進めてください。"
+        verdict["next_action"] = {"kind": "wait_deadline", "text": text, "date": iso(deadline)}
+
+
+def _nudge_or_ok(verdict, silent_days, silent_since_plus, reminder_at, eligible_text, eligible_at):
+    if silent_days >= NUDGE_DAYS:
+        verdict["state"] = "nudge"
+        if reminder_at is not None:
+            text = f"{_date(reminder_at)} に催促済みです。返信を待ちましょう。{eligible_text}"
+        else:
+            text = f"丁寧な催促メッセージを送りましょう。{eligible_text}"
+        verdict["next_action"] = {"kind": "remind", "text": text, "date": iso(eligible_at)}
+    else:
+        verdict["state"] = "ok"
+        verdict["next_action"] = {
+            "kind": "wait",
+            "text": f"今は待ちましょう。{_date(silent_since_plus)} までに返信がなければ、催促メッセージを送りましょう。",
+            "date": iso(silent_since_plus),
+        }
+
+
+def _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, requested, step_times, at, reason):
+    status = contract.get("status")
+    escalation = contract.get("escalation")
+    fixed = contract.get("pay_type") == "fixed"
+    reason("固定報酬制のプロジェクト" + ("です" if fixed else "ではありません（時間報酬制は対象外）"), fixed)
+    in_progress = status in ("in_progress", "delivered")
+    reason(f"取引の状態: {STATUS_LABELS.get(status, status)}", in_progress)
+    reason("計画変更中ではありません" if status != "plan_change" else "計画変更中です（申請できません）",
+           status != "plan_change")
+    reason(f"クライアントの沈黙が7日以上（{_date(eligible_at)} から）", silent_days >= ELIGIBLE_DAYS)
+    reason("連絡催促申請はまだ出ていません" if not requested else "連絡催促申請は出ています", not requested)
+    reason("ページに「連絡催促申請」ボタンが表示されています" if escalation == "available"
+           else "ページに「連絡催促申請」ボタンは表示されていません", escalation == "available")
+
+    if requested:
+        _requested_state(verdict, deadline, at, "lancers", reason)
+        return
+    reported = status == "delivered" or "report_filed" in step_times
+    if escalation == "available":
+        verdict["state"] = "eligible"
+        if reported:
+            text = ("連絡催促申請ができます。申請すると7日後が連絡期限になり、期限までに連絡がなければ、"
+                    "完了報告済みの作業はランサーズが支払いを確定します。")
+        else:
+            text = ("連絡催促申請ができます。作業が終わっている場合は、先に「完了報告」をしてから申請してください"
+                    "（完了報告のない作業は支払い確定の対象になりません）。")
+        verdict["next_action"] = {"kind": "file_request", "text": text, "date": iso(at)}
+        return
+    if silent_days >= ELIGIBLE_DAYS:
+        verdict["state"] = "not_eligible"
+        if not fixed:
+            text = "時間報酬制の契約は連絡催促申請の対象外です。ランサーズのサポートに相談しましょう。"
+        elif status == "plan_change":
+            text = "計画変更中は連絡催促申請ができません。計画変更の承認・取り下げを待つか、サポートに相談しましょう。"
+        else:
+            text = ("ページに申請ボタンが表示されていません（相手側がすでに申請している場合などは申請できません）。"
+                    "メッセージページを開き直して確認し、必要ならサポートに相談しましょう。")
+        verdict["next_action"] = {"kind": "ask_support", "text": text, "date": None}
+        return
+    if fixed and status in ("in_progress", "delivered"):
+        eligible_text = f"{_date(eligible_at)} から連絡催促申請ができる見込みです。"
+    else:
+        eligible_text = ""
+    _nudge_or_ok(verdict, silent_days, _instant(verdict["silent_since"]) + NUDGE_DAYS * DAY,
+                 step_times.get("reminder_sent"), eligible_text, eligible_at if eligible_text else None)
+
+
+def _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, step_times, at, reason):
+    status = contract.get("status")
+    open_work = status in ("in_progress", "delivered")
+    reason(f"契約の状態: {STATUS_LABELS.get(status, status)}", open_work)
+    reason(f"クライアントの沈黙が7日以上（{_date(eligible_at)} から）", silent_days >= ELIGIBLE_DAYS)
+    delivered_at = _instant(contract.get("delivered_at"))
+    kenshu_due = delivered_at + KENSHU_DAYS * DAY if delivered_at else None
+    if status == "delivered":
+        if kenshu_due:
+            reason(f"納品 {_date(delivered_at)}、検収の目安（1週間）は {_date(kenshu_due)}", at >= kenshu_due)
+        reason("納品済みの作業に「途中終了リクエスト」は使わないでください（仮払いが全額クライアントに返金されます）", None)
+    reason("連絡催促はまだ申請していません" if not requested else "連絡催促を申請中です", not requested)
+
+    if requested:
+        _requested_state(verdict, None, at, "crowdworks", reason)
+        return
+    if silent_days >= ELIGIBLE_DAYS and open_work:
+        verdict["state"] = "eligible"
+        if "office_contacted" in step_times:
+            text = (f"{_date(step_times['office_contacted'])} に事務局へ連絡済みです。事務局からの返答を待ちましょう。")
+            date = None
+        elif status == "delivered":
+            text = ("検収の目安（納品から1週間）を過ぎています。「契約相手と連絡がとれない場合はこちら」から"
+                    "事務局に連絡し、検収の対応を依頼しましょう。途中終了リクエストは返金になるため使わないでください。")
+            date = iso(max(kenshu_due, at) if kenshu_due else at)
+        else:
+            text = ("「契約相手と連絡がとれない場合はこちら」から連絡催促を申請できます（事務局が確認します）。"
+                    "納品できる状態なら、先に納品しておきましょう。")
+            date = iso(at)
+        verdict["next_action"] = {"kind": "contact_office", "text": text, "date": date}
+        return
+    if silent_days >= ELIGIBLE_DAYS:
+        verdict["state"] = "not_eligible"
+        verdict["next_action"] = {
+            "kind": "ask_support",
+            "text": "この状態の契約は連絡催促の対象外です。クラウドワークスのサポートに相談しましょう。",
+            "date": None,
+        }
+        return
+    eligible_text = f"{_date(eligible_at)} から事務局への連絡催促ができます。" if open_work else ""
+    _nudge_or_ok(verdict, silent_days, _instant(verdict["silent_since"]) + NUDGE_DAYS * DAY,
+                 step_times.get("reminder_sent"), eligible_text, eligible_at if open_work else None)
+
+
+def urgency_key(verdict: dict):
+    state = verdict["state"]
+    rank = URGENCY.index(state) if state in URGENCY else len(URGENCY)
+    return (rank, -(verdict["silent_days"] or 0), verdict["platform"], verdict["contract_id"])
+
+
+def badge(verdict: dict) -> dict:
+    """The extension's badge for one contract: days of silence, coloured."""
+    state = verdict["state"]
+    if state in ("unreadable", "unknown"):
+        return {"text": "?", "color": "#757575"}
+    if state == "closed":
+        return {"text": "", "color": "#757575"}
+    days = verdict["silent_days"] or 0
+    text = f"{days}+" if verdict.get("silence_is_lower_bound") else str(days)
+    if days >= ELIGIBLE_DAYS or state in ("eligible", "overdue"):
+        color = "#c62828"
+    elif days >= NUDGE_DAYS:
+        color = "#f9a825"
+    else:
+        color = "#2e7d32"
+    return {"text": text, "color": color}
+

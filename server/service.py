@@ -1,0 +1,91 @@
+"""What the CLI and the Flask app both do with the store and the rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from collector.pages import ContractList, Thread
+from collector.timeutil import aware, now
+from server import rules
+from server.store import Store
+
+
+def _steps_by_contract(store: Store) -> dict[tuple[str, str], list[dict]]:
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for step in store.steps():
+        grouped.setdefault((step["platform"], step["contract_id"]), []).append(step)
+    return grouped
+
+
+def status(store: Store, at: datetime | None = None, include_closed: bool = True) -> list[dict]:
+    """Every contract's verdict at ``at``, most urgent first."""
+    at = aware(at) if at else now()
+    stats = store.message_stats()
+    steps = _steps_by_contract(store)
+    verdicts = []
+    for contract in store.contracts():
+        key = (contract["platform"], contract["contract_id"])
+        verdict = rules.judge(contract, stats.get(key), steps.get(key, []), at)
+        if include_closed or verdict["state"] != "closed":
+            verdicts.append(verdict)
+    verdicts.sort(key=rules.urgency_key)
+    return verdicts
+
+
+def _contract_stats(store: Store, platform: str, contract_id: str) -> dict | None:
+    row = store.db.execute(
+        """select max(case when sender = 'client' then sent_at end), min(sent_at), count(*)
+           from messages where platform = ? and contract_id = ?""",
+        [platform, contract_id],
+    ).fetchone()
+    if not row or not row[2]:
+        return None
+    return {"last_client_at": row[0], "first_at": row[1], "count": row[2]}
+
+
+def verdict(store: Store, platform: str, contract_id: str, at: datetime | None = None) -> dict | None:
+    contract = store.contract(platform, contract_id)
+    if contract is None:
+        return None
+    at = aware(at) if at else now()
+    return rules.judge(
+        contract, _contract_stats(store, platform, contract_id), store.steps(platform, contract_id), at
+    )
+
+
+def summary(store: Store, at: datetime | None = None) -> dict:
+    verdicts = status(store, at)
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v["state"]] = counts.get(v["state"], 0) + 1
+    return {
+        "counts": counts,
+        "needing_action": [v for v in verdicts if v["state"] in rules.NEEDS_ACTION],
+    }
+
+
+def ingest(store: Store, url: str, html: str | bytes, captured_at: datetime, source: str = "cli",
+           at: datetime | None = None) -> dict:
+    """Store and read a page; answer what it means now.
+
+    Raises ``collector.pages.UnsupportedURL`` or ``NotAPage`` (nothing stored).
+    """
+    result = store.ingest(url, html, captured_at, source=source)
+    reading = result.reading
+    answer = {
+        "snapshot_id": result.snapshot_id,
+        "duplicate": result.duplicate,
+        "platform": reading.platform,
+        "page": reading.page,
+        "contract_id": getattr(reading, "contract_id", None),
+        "unreadable": not isinstance(reading, (Thread, ContractList)),
+        "reason": getattr(reading, "reason", None),
+        "verdict": None,
+        "contracts": None,
+    }
+    if isinstance(reading, ContractList):
+        listed = {(reading.platform, c.contract_id) for c in reading.contracts}
+        answer["contracts"] = [v for v in status(store, at) if (v["platform"], v["contract_id"]) in listed]
+    elif answer["contract_id"] is not None:
+        answer["verdict"] = verdict(store, reading.platform, answer["contract_id"], at)
+    return answer
