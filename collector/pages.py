@@ -219,43 +219,37 @@ def read_page(html: str | bytes, url: str, captured_at: datetime) -> Reading:
 
 
 def text_of(element) -> str:
-    """Visible text of an element: <br> as newlines, whitespace tidied per line."""
+    """Visible text of an element, as a browser lays it out: ``<br>`` and block
+    ends are line breaks, other whitespace (source newlines too) is one space."""
     if element is None:
         return ""
     parts: list[str] = []
 
+    def add(text):
+        if text:
+            parts.append(text.replace("\r", " ").replace("\n", " "))
+
     def walk(el):
         tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in ("script", "style", "template"):
-            if el.tail:
-                parts.append(el.tail)
-            return
-        if tag == "br":
-            parts.append("\n")
-        elif tag in ("p", "div", "li") and parts and not parts[-1].endswith("\n"):
-            parts.append("\n")
-        if el.text:
-            parts.append(el.text)
-        for child in el:
-            walk(child)
-        if tag in ("p", "div", "li"):
-            parts.append("\n")
-        if el.tail:
-            parts.append(el.tail)
+        if tag not in ("script", "style", "template"):
+            if tag == "br":
+                parts.append("\n")
+            add(el.text)
+            for child in el:
+                walk(child)
+            if tag in BLOCK_TAGS:
+                parts.append("\n")
+        add(el.tail)
 
-    walk_children = [element]
-    for el in walk_children:
-        if el.text:
-            parts.append(el.text)
-        for child in el:
-            walk(child)
+    add(element.text)
+    for child in element:
+        walk(child)
     lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
-    # Keep single blank lines between paragraphs, drop leading/trailing ones.
-    out: list[str] = []
-    for line in lines:
-        if not line and (not out or not out[-1]):
-            continue
-        out.append(line)
-    while out and not out[-1]:
-        out.pop()
-    return "\n".join(out)
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+BLOCK_TAGS = frozenset({"p", "div", "li", "ul", "ol", "dd", "dt", "section", "h1", "h2", "h3", "h4", "tr", "table", "blockquote", "pre"})
