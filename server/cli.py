@@ -136,7 +136,7 @@ def status(as_json, at, include_closed, db_path):
     from rich.table import Table
 
     shown = [v for v in verdicts if include_closed or v["state"] != "closed"]
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     if not shown:
         console.print(
             "契約はまだありません。拡張機能でメッセージページを開くか、"
@@ -156,7 +156,7 @@ def status(as_json, at, include_closed, db_path):
             rules.PLATFORM_LABELS.get(v["platform"], v["platform"]),
             v["title"] or v["contract_id"],
             v["client"] or "",
-            (action.get("text") or "") + (f"（{date[:10]}）" if date else ""),
+            rules.ACTION_LABELS.get(action.get("kind"), "") + (f"（{date[:10]}）" if date else ""),
         )
     console.print(table)
 

@@ -57,6 +57,19 @@ STATUS_LABELS = {
     "cancelled": "キャンセル",
 }
 PAY_TYPE_LABELS = {"fixed": "固定報酬", "hourly": "時間報酬"}
+# The next action in a word or two, for narrow places (the CLI table, the badge title).
+ACTION_LABELS = {
+    "file_request": "連絡催促申請をする",
+    "contact_office": "事務局に連絡する",
+    "check_support": "事務局の対応を確認",
+    "wait_deadline": "連絡期限まで待つ",
+    "remind": "催促メッセージを送る",
+    "wait": "待つ",
+    "ask_support": "サポートに相談",
+    "reread": "ページを再取得",
+    "open": "ページを開く",
+    "none": "なし",
+}
 
 
 def _instant(value) -> datetime | None:

@@ -1,0 +1,98 @@
+"""The command line as a user meets it: clear errors, non-zero exits, nothing
+half-written, and the data directory where the README says it is."""
+
+import json
+import sqlite3
+
+import pytest
+
+from standin import CORPUS
+
+SILENT = CORPUS / "lancers" / "thread_silent_fixed.html"
+SILENT_URL = "https://www.lancers.jp/mypage/message?boardId=5198842"
+
+
+def test_ingest_stores_in_the_data_directory(ghostwatch, home):
+    run = ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T21:40:00+09:00",
+                     "--at", "2026-11-21T09:00:00+09:00")
+    assert run.returncode == 0, run.stderr
+    assert run.json()["state"] == "eligible"
+    db = home / "ghostwatch.db"
+    assert db.exists()
+    assert sqlite3.connect(db).execute("select count(*) from snapshots").fetchone() == (1,)
+
+
+def test_db_option_puts_the_database_elsewhere(ghostwatch, tmp_path):
+    db = tmp_path / "other.db"
+    run = ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--db", str(db))
+    assert run.returncode == 0, run.stderr
+    assert ghostwatch("status", "--json", "--db", str(db)).json()[0]["contract_id"] == "5198842"
+    assert ghostwatch("status", "--json").json() == []
+
+
+def test_missing_file(ghostwatch):
+    run = ghostwatch("parse", "no-such-page.html", "--url", SILENT_URL)
+    assert run.returncode != 0
+    assert "no-such-page.html" in run.stderr and "does not exist" in run.stderr
+
+
+def test_url_of_no_supported_page(ghostwatch):
+    run = ghostwatch("parse", str(SILENT), "--url", "https://www.lancers.jp/work/detail/4862017")
+    assert run.returncode == 2
+    assert "対応していないページです" in run.stderr
+
+
+@pytest.mark.parametrize("body", [b"", b"\x89PNG\r\n\x1a\n\x00\x00", b'{"messages": []}'])
+def test_html_that_is_not_a_page(ghostwatch, tmp_path, home, body):
+    bad = tmp_path / "bad.html"
+    bad.write_bytes(body)
+    run = ghostwatch("ingest", str(bad), "--url", SILENT_URL)
+    assert run.returncode == 2
+    assert "HTML ではありません" in run.stderr
+    assert "何も書き込んでいません" in run.stderr
+    db = home / "ghostwatch.db"
+    assert sqlite3.connect(db).execute("select count(*) from snapshots").fetchone() == (0,)
+
+
+def test_invalid_captured_at(ghostwatch):
+    run = ghostwatch("parse", str(SILENT), "--url", SILENT_URL, "--captured-at", "yesterday")
+    assert run.returncode == 2
+    assert "'yesterday'" in run.stderr and "ISO 8601" in run.stderr
+
+
+def test_unrecognised_layout_prints_unreadable_with_the_contract_id(ghostwatch, tmp_path):
+    page = tmp_path / "new-layout.html"
+    page.write_text("<!DOCTYPE html><html><body><div class='p-new-board'>…</div></body></html>")
+    run = ghostwatch("parse", str(page), "--url", SILENT_URL)
+    assert run.returncode == 0
+    reading = run.json()
+    assert reading["unreadable"] is True and reading["contract_id"] == "5198842"
+    assert ".p-message-board" in reading["reason"]
+
+
+def test_status_table_is_human_readable(ghostwatch):
+    ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T21:40:00+09:00")
+    run = ghostwatch("status", "--at", "2026-11-21T09:00:00+09:00")
+    assert run.returncode == 0
+    assert "申請できます" in run.stdout and "合同会社ルミエール" in run.stdout
+
+
+def test_reparse_reports_what_it_read(ghostwatch):
+    ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T21:40:00+09:00")
+    run = ghostwatch("reparse")
+    assert run.returncode == 0
+    assert "1 件のスナップショットを読み直しました" in run.stdout
+
+
+def test_help_lists_every_command(ghostwatch):
+    run = ghostwatch("--help")
+    for command in ("parse", "ingest", "status", "reparse"):
+        assert command in run.stdout
+    assert "--db" in ghostwatch("status", "--help").stdout
+
+
+def test_all_instants_printed_are_japan_time(ghostwatch):
+    run = ghostwatch("parse", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T12:40:00Z")
+    reading = json.loads(run.stdout)
+    assert all(m["sent_at"].endswith("+09:00") for m in reading["messages"])
+    assert reading["last_client_message_at"] == "2026-11-10T15:26:00+09:00"

@@ -1,0 +1,149 @@
+"""The escalation rules, on pages of our own that put each corner case at a
+known distance from the judging instant."""
+
+from datetime import timedelta
+
+import pytest
+
+from collector.timeutil import iso, parse_instant
+from pagekit import crowdworks_contract, crowdworks_url, lancers_thread, lancers_url
+from server import service
+from server.store import Store
+
+CAPTURED = parse_instant("2026-11-21T10:00:00+09:00")
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "rules.db") as s:
+        yield s
+
+
+def cw_silent_since(store, last_client, *, status="in_progress", at, **kw):
+    html = crowdworks_contract(
+        messages=[("me", "2026-11-01T09:00:00+09:00", "よろしくお願いします"),
+                  ("client", iso(last_client), "確認します")],
+        status=status, **kw,
+    )
+    store.ingest(crowdworks_url(), html, CAPTURED)
+    return service.verdict(store, "crowdworks", "9000001", at)
+
+
+def test_six_days_twenty_three_hours_is_not_yet_seven(store):
+    last = parse_instant("2026-11-14T10:00:00+09:00")
+    v = cw_silent_since(store, last, at=last + timedelta(days=6, hours=23))
+    assert (v["state"], v["silent_days"]) == ("nudge", 6)
+    assert v["eligible_at"] == "2026-11-21T10:00:00+09:00"
+
+
+def test_seven_whole_days_make_a_crowdworks_contract_eligible(store):
+    last = parse_instant("2026-11-14T10:00:00+09:00")
+    v = cw_silent_since(store, last, at=last + timedelta(days=7))
+    assert (v["state"], v["silent_days"]) == ("eligible", 7)
+
+
+def test_under_three_days_is_ok_and_three_is_a_nudge(store):
+    last = parse_instant("2026-11-18T10:00:00+09:00")
+    assert cw_silent_since(store, last, at=last + timedelta(days=2, hours=23, minutes=59))["state"] == "ok"
+    assert service.verdict(store, "crowdworks", "9000001", last + timedelta(days=3))["state"] == "nudge"
+
+
+def test_a_client_who_never_wrote_on_a_folded_thread_gives_a_lower_bound(store):
+    html = crowdworks_contract(
+        messages=[("me", "2026-11-05T09:00:00+09:00", "ご確認ください"),
+                  ("me", "2026-11-12T09:00:00+09:00", "いかがでしょうか")],
+        collapsed=8,
+    )
+    store.ingest(crowdworks_url(), html, CAPTURED)
+    v = service.verdict(store, "crowdworks", "9000001", CAPTURED)
+    assert v["silent_since"] == "2026-11-05T09:00:00+09:00"
+    assert v["silence_is_lower_bound"] is True
+    assert v["last_client_message_at"] is None
+    assert v["silent_days"] == 16 and v["state"] == "eligible"
+
+
+def test_a_client_who_never_wrote_on_a_whole_thread_counts_from_its_first_message(store):
+    html = crowdworks_contract(
+        messages=[("system", "2026-11-10T09:00:00+09:00", "契約が成立しました。"),
+                  ("me", "2026-11-12T09:00:00+09:00", "よろしくお願いします")],
+    )
+    store.ingest(crowdworks_url(), html, CAPTURED)
+    v = service.verdict(store, "crowdworks", "9000001", CAPTURED)
+    assert v["silent_since"] == "2026-11-10T09:00:00+09:00"
+    assert v["silence_is_lower_bound"] is False
+
+
+def test_lancers_is_eligible_exactly_when_the_page_shows_the_button(store):
+    messages = [("client", "11月1日 10:00", "お願いします"), ("me", "11月5日 10:00", "いかがでしょうか")]
+    store.ingest(lancers_url("1"), lancers_thread("1", messages, contact_button=True), CAPTURED)
+    store.ingest(lancers_url("2"), lancers_thread("2", messages, contact_button=False), CAPTURED)
+    assert service.verdict(store, "lancers", "1", CAPTURED)["state"] == "eligible"
+    v = service.verdict(store, "lancers", "2", CAPTURED)
+    assert v["state"] == "not_eligible" and v["silent_days"] == 20
+
+
+def test_lancers_hourly_and_plan_change_are_not_eligible_with_reasons(store):
+    messages = [("client", "11月1日 10:00", "お願いします")]
+    store.ingest(lancers_url("3"), lancers_thread("3", messages, pay="時間報酬制"), CAPTURED)
+    store.ingest(lancers_url("4"), lancers_thread("4", messages, status=("changing", "計画変更中")), CAPTURED)
+    hourly = service.verdict(store, "lancers", "3", CAPTURED)
+    plan = service.verdict(store, "lancers", "4", CAPTURED)
+    assert hourly["state"] == plan["state"] == "not_eligible"
+    assert any(r["met"] is False and "時間報酬" in r["text"] for r in hourly["reasons"])
+    assert any(r["met"] is False and "計画変更中" in r["text"] for r in plan["reasons"])
+    assert "時間報酬" in hourly["next_action"]["text"]
+
+
+def test_lancers_eligible_work_in_progress_says_report_first(store):
+    messages = [("client", "11月1日 10:00", "お願いします")]
+    store.ingest(lancers_url("5"), lancers_thread("5", messages, contact_button=True), CAPTURED)
+    action = service.verdict(store, "lancers", "5", CAPTURED)["next_action"]
+    assert action["kind"] == "file_request"
+    assert action["text"].index("完了報告") < action["text"].index("申請してください")
+    store.add_step("lancers", "5", "report_filed", CAPTURED)
+    action = service.verdict(store, "lancers", "5", CAPTURED)["next_action"]
+    assert "先に「完了報告」" not in action["text"]
+
+
+def test_a_recorded_lancers_request_starts_its_seven_day_deadline(store):
+    messages = [("client", "11月1日 10:00", "お願いします")]
+    store.ingest(lancers_url("6"), lancers_thread("6", messages, contact_button=True), CAPTURED)
+    filed = parse_instant("2026-11-21T12:00:00+09:00")
+    store.add_step("lancers", "6", "request_filed", filed)
+    v = service.verdict(store, "lancers", "6", filed)
+    assert v["state"] == "requested"
+    assert v["deadline_at"] == "2026-11-28T12:00:00+09:00"
+    assert service.verdict(store, "lancers", "6", filed + timedelta(days=7))["state"] == "overdue"
+
+
+def test_a_deadline_shown_on_the_page_makes_it_overdue_once_passed(store):
+    messages = [("client", "11月1日 10:00", "お願いします")]
+    store.ingest(lancers_url("7"), lancers_thread("7", messages, requested_deadline="2026年11月25日 18:00"), CAPTURED)
+    assert service.verdict(store, "lancers", "7", parse_instant("2026-11-25T17:59:00+09:00"))["state"] == "requested"
+    v = service.verdict(store, "lancers", "7", parse_instant("2026-11-25T18:00:00+09:00"))
+    assert v["state"] == "overdue" and v["deadline_at"] == "2026-11-25T18:00:00+09:00"
+
+
+def test_crowdworks_delivered_work_never_suggests_the_refunding_exit(store):
+    last = parse_instant("2026-11-10T10:00:00+09:00")
+    v = cw_silent_since(store, last, status="delivered", at=CAPTURED)
+    assert v["state"] == "eligible"
+    assert "事務局" in v["next_action"]["text"]
+    assert "途中終了リクエストは返金になるため使わないでください" in v["next_action"]["text"]
+
+
+def test_crowdworks_requested_banner(store):
+    last = parse_instant("2026-11-10T10:00:00+09:00")
+    v = cw_silent_since(store, last, requested=True, at=CAPTURED)
+    assert v["state"] == "requested" and v["deadline_at"] is None
+
+
+def test_an_unrecognised_layout_is_unreadable_and_says_so(store):
+    last = parse_instant("2026-11-18T10:00:00+09:00")
+    cw_silent_since(store, last, at=CAPTURED)
+    later = CAPTURED + timedelta(days=1)
+    store.ingest(crowdworks_url(), "<html><body><div class='new-layout'>…</div></body></html>", later)
+    v = service.verdict(store, "crowdworks", "9000001", later)
+    assert v["state"] == "unreadable"
+    assert "#pack-message-thread" in v["unreadable_reason"]
+    assert any("最新ではありません" in r["text"] for r in v["reasons"])
