@@ -12,6 +12,13 @@ Tests can change what it answers while it runs:
     standin.fail("https://...", times=2)      # answer 503 twice, then the page
     standin.fail("https://...", times=None)   # never answer (hang until timeout)
     standin.logged_out = True                  # every page redirects to login
+
+Added for the collector (``ghostwatch login`` / ``collect``):
+
+    standin.offline_browser_args   # browser_args, and every other host unresolvable
+    standin.require_session = True # pages need the session cookie a login sets
+    standin.auto_login = True      # the login page submits itself (a user logging in)
+    standin.cookies_seen           # the Cookie headers received (to check the profile)
 """
 
 from __future__ import annotations
@@ -30,6 +37,14 @@ import trustme
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 HOSTS = ("www.lancers.jp", "crowdworks.jp")
 LOGIN_PATHS = {"www.lancers.jp": "/user/login", "crowdworks.jp": "/login"}
+SESSION_COOKIE = "gw_session"
+AFTER_LOGIN = {
+    "www.lancers.jp": "/mypage/proposals/all/working",
+    "crowdworks.jp": "/e/contracts?status=active",
+}
+AUTO_LOGIN_SCRIPT = (
+    "<script>setTimeout(function(){document.forms[0].submit();}, 300);</script>"
+)
 LOGIN_PAGE = (
     "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'><title>ログイン</title></head>"
     "<body><form action='{path}' method='post'><input name='email'><input type='password' "
@@ -59,6 +74,9 @@ class StandIn:
     hits: dict[str, int] = field(default_factory=dict)
     logged_out: bool = False
     hang_seconds: float = 30.0
+    require_session: bool = False
+    auto_login: bool = False
+    cookies_seen: list[str] = field(default_factory=list)
 
     def route(self, url: str, html: str | bytes) -> None:
         self.routes[_key(url)] = html.encode("utf-8") if isinstance(html, str) else html
@@ -77,6 +95,15 @@ class StandIn:
     @property
     def browser_args(self) -> list[str]:
         return [f"--host-resolver-rules={self.resolver_rules}"]
+
+    @property
+    def offline_browser_args(self) -> list[str]:
+        """``browser_args``, with every other host name unresolvable.
+
+        The corpus pages load scripts from third parties (cw-assets, tag
+        managers); without this a test would try the internet and wait for DNS.
+        """
+        return [f"--host-resolver-rules={self.resolver_rules}, MAP * ~NOTFOUND, EXCLUDE localhost"]
 
 
 def _handler(standin: StandIn):
@@ -100,11 +127,19 @@ def _handler(standin: StandIn):
             host = (self.headers.get("Host") or "").split(":")[0]
             key = f"{host}{self.path}"
             standin.hits[key] = standin.hits.get(key, 0) + 1
-            if standin.logged_out and self.path != LOGIN_PATHS.get(host):
+            cookie = self.headers.get("Cookie") or ""
+            if cookie:
+                standin.cookies_seen.append(cookie)
+            has_session = f"{SESSION_COOKIE}=1" in cookie
+            needs_login = standin.logged_out or (standin.require_session and not has_session)
+            if needs_login and self.path != LOGIN_PATHS.get(host):
                 login = LOGIN_PATHS.get(host, "/login")
                 return self._send(302, b"", {"Location": f"https://{host}{login}"})
             if self.path == LOGIN_PATHS.get(host):
-                return self._send(200, LOGIN_PAGE.format(path=self.path).encode("utf-8"))
+                page = LOGIN_PAGE.format(path=self.path)
+                if standin.auto_login:
+                    page = page.replace("</body>", AUTO_LOGIN_SCRIPT + "</body>")
+                return self._send(200, page.encode("utf-8"))
             if key in standin.failures:
                 remaining = standin.failures[key]
                 if remaining is None:
@@ -122,6 +157,18 @@ def _handler(standin: StandIn):
             return self._send(200, body)
 
         do_HEAD = do_GET
+
+        def do_POST(self):
+            host = (self.headers.get("Host") or "").split(":")[0]
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            if self.path == LOGIN_PATHS.get(host):
+                return self._send(302, b"", {
+                    "Location": f"https://{host}{AFTER_LOGIN.get(host, '/')}",
+                    "Set-Cookie": f"{SESSION_COOKIE}=1; Max-Age=86400; Path=/; Secure; HttpOnly; SameSite=Lax",
+                })
+            return self._send(405, b"<html><body>Method Not Allowed</body></html>")
 
     return Handler
 
