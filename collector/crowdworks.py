@@ -101,12 +101,35 @@ def _class(name: str) -> str:
     return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
 
 
+def _has_stem(el, name: str) -> bool:
+    """Whether ``el`` has a class ``_<name>_<hash>``, whatever the hash."""
+    classes = el.get("class")
+    if not classes or f"_{name}_" not in classes:
+        return False
+    return any(c.startswith(f"_{name}_") for c in classes.split())
+
+
+def _message_parts(item) -> tuple:
+    """One pass over a message's descendants: (sender link, time, body)."""
+    sender = time_el = body = None
+    for el in item.iter("a", "time", "div"):
+        if el.tag == "time":
+            if time_el is None and el.get("datetime") is not None:
+                time_el = el
+        elif el.tag == "a":
+            if sender is None and _has_stem(el, "senderName"):
+                sender = el
+        elif body is None and _has_stem(el, "messageBody"):
+            body = el
+    return sender, time_el, body
+
+
 def read_thread(doc, ref: PageRef, captured_at: datetime) -> Thread:
     threads = doc.xpath("//*[@id='pack-message-thread']")
     if not threads:
         raise LayoutError("メッセージスレッド (#pack-message-thread) が見つかりません")
     thread = threads[0]
-    summaries = doc.xpath(f"//*[@id='contract_summary' or {_class('contract-summary')}]")
+    summaries = doc.xpath("//*[@id='contract_summary']") or doc.xpath(f"//section[{_class('contract-summary')}]")
     if not summaries:
         raise LayoutError("契約の概要 (#contract_summary) が見つかりません")
     summary = summaries[0]
@@ -139,25 +162,24 @@ def read_thread(doc, ref: PageRef, captured_at: datetime) -> Thread:
 
     messages: list[Message] = []
     delivered_at = None
-    for item in thread.xpath(f".//div[{_stem('messageItem')}]"):
+    for item in (div for div in thread.iter("div") if _has_stem(div, "messageItem")):
         classes = item.get("class") or ""
+        sender_el, time_el, body = _message_parts(item)
         if "_systemMessage_" in classes:
             sender = "system"
         elif "_ownMessage_" in classes:
             sender = "me"
         else:
-            if not item.xpath(f".//a[{_stem('senderName')}]"):
+            if sender_el is None:
                 raise LayoutError("送信者の読めないメッセージがあります")
             sender = "client"
-        time_el = item.xpath(".//time[@datetime]")
-        if not time_el:
+        if time_el is None:
             raise LayoutError("日時 (time[datetime]) のないメッセージがあります")
         try:
-            sent_at = parse_instant(time_el[0].get("datetime"))
+            sent_at = parse_instant(time_el.get("datetime"))
         except ValueError as err:
-            raise LayoutError(f"メッセージの日時が読めません: {time_el[0].get('datetime')!r}") from err
-        body = item.xpath(f".//div[{_stem('messageBody')}]")
-        text = text_of(body[0]) if body else ""
+            raise LayoutError(f"メッセージの日時が読めません: {time_el.get('datetime')!r}") from err
+        text = text_of(body) if body is not None else ""
         message = Message(sender=sender, sent_at=sent_at, text=text, id=item.get("data-message-id"))
         if sender == "system" and DELIVERY_NOTICE in text:
             delivered_at = sent_at
@@ -199,7 +221,7 @@ LIST_EMPTY_TEXTS = ("契約中の仕事はありません",)
 def read_list(doc, ref: PageRef, captured_at: datetime) -> ContractList:
     tables = doc.xpath(f"//table[{_class('contracts-table')}]")
     if not tables:
-        if any(t in text_of(doc.body) for t in LIST_EMPTY_TEXTS):
+        if any(t in text_of(doc.find("body")) for t in LIST_EMPTY_TEXTS):
             return ContractList(platform=PLATFORM, url=ref.url, contracts=[])
         raise LayoutError("契約の一覧 (table.contracts-table) が見つかりません")
     contracts = []
@@ -224,6 +246,6 @@ def read_list(doc, ref: PageRef, captured_at: datetime) -> ContractList:
                 title=text_of(links[0]),
             )
         )
-    if not contracts and not any(t in text_of(doc.body) for t in LIST_EMPTY_TEXTS):
+    if not contracts and not any(t in text_of(doc.find("body")) for t in LIST_EMPTY_TEXTS):
         raise LayoutError("一覧に契約が 1 件も見つかりません")
     return ContractList(platform=PLATFORM, url=ref.url, contracts=contracts)

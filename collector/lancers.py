@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import parse_qs, urljoin
+
+from lxml import etree
 
 from collector.pages import (
     ContractList,
@@ -114,6 +117,27 @@ def _class_xpath(name: str) -> str:
     return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
 
 
+# Compiled once: a long thread runs these for every message.
+_ITEMS = etree.XPath(f"./li[{_class_xpath('p-message-list__item')}]")
+_LIST_CONTROLS = etree.XPath("./button | ./a | ./li/button | ./li/a | ./div/button | ./div/a")
+
+
+def _message_parts(item) -> tuple:
+    """One pass over a message's descendants: (time element, body element)."""
+    time_el = body = None
+    for el in item.iter("time", "div"):
+        classes = el.get("class")
+        if not classes:
+            continue
+        if el.tag == "time":
+            if time_el is None and "p-message-list__time" in classes.split():
+                time_el = el
+        elif body is None and "p-message-list__body" in classes.split():
+            body = el
+    return time_el, body
+
+
+@lru_cache(maxsize=4096)
 def resolve_time(text: str, captured_at: datetime) -> datetime:
     """A Lancers message time, resolved against the capture instant (Japan time)."""
     text = " ".join(text.split())
@@ -152,7 +176,7 @@ def _deal_value(deal, label: str):
 
 
 def read_thread(doc, ref: PageRef, captured_at: datetime) -> Thread:
-    board = doc.xpath(f"//*[{_class_xpath('p-message-board')}]")
+    board = doc.xpath(f"//div[{_class_xpath('p-message-board')}]")
     if not board:
         raise LayoutError("メッセージボード (.p-message-board) が見つかりません")
     lists = doc.xpath(f"//ul[{_class_xpath('p-message-list')}]")
@@ -199,17 +223,16 @@ def read_thread(doc, ref: PageRef, captured_at: datetime) -> Thread:
 
     messages: list[Message] = []
     delivered_at = None
-    for item in message_list.xpath(f"./li[{_class_xpath('p-message-list__item')}]"):
+    for item in _ITEMS(message_list):
         classes = (item.get("class") or "").split()
         senders = [SENDER_MODIFIERS[c] for c in classes if c in SENDER_MODIFIERS]
         if len(senders) != 1:
             raise LayoutError(f"送信者の種類が読めないメッセージがあります (class={' '.join(classes)!r})")
-        time_el = item.xpath(f".//time[{_class_xpath('p-message-list__time')}]")
-        if not time_el:
+        time_el, body = _message_parts(item)
+        if time_el is None:
             raise LayoutError("日時 (time.p-message-list__time) のないメッセージがあります")
-        sent_at = resolve_time(text_of(time_el[0]), captured_at)
-        body = item.xpath(f".//*[{_class_xpath('p-message-list__body')}]")
-        text = text_of(body[0]) if body else ""
+        sent_at = resolve_time("".join(time_el.itertext()), captured_at)
+        text = text_of(body) if body is not None else ""
         message = Message(sender=senders[0], sent_at=sent_at, text=text, id=item.get("data-message-id"))
         if message.sender == "system" and DELIVERY_NOTICE in text:
             delivered_at = sent_at
@@ -217,11 +240,9 @@ def read_thread(doc, ref: PageRef, captured_at: datetime) -> Thread:
     if not messages:
         raise LayoutError("メッセージが 1 件も読めません")
 
-    collapsed = any(
-        OLDER_MESSAGES_TEXT in text_of(el)
-        for el in board[0].xpath(".//button | .//a")
-        if el.xpath(f"ancestor::*[{_class_xpath('p-message-list')}]") or el.getparent() is message_list
-    )
+    # A "load older messages" control at the top of the list or beside it.
+    controls = _LIST_CONTROLS(message_list) + _LIST_CONTROLS(message_list.getparent())
+    collapsed = any(OLDER_MESSAGES_TEXT in text_of(el) for el in controls)
 
     return Thread(
         platform=PLATFORM,

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-import lxml.html
 from lxml import etree
 
 from collector.timeutil import aware, iso
@@ -180,25 +179,35 @@ def identify(url: str) -> PageRef:
 
 
 def parse_html(html: str | bytes):
-    """The document tree, or NotAPage for input that is not HTML."""
-    if isinstance(html, bytes):
-        if b"\x00" in html[:4096]:
-            raise NotAPage("HTML ではありません（バイナリデータです）")
-        try:
-            html = html.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise NotAPage("HTML ではありません（UTF-8 として読めません）") from err
-    if not html.strip():
+    """The document tree, or NotAPage for input that is not HTML (empty,
+    binary, not UTF-8, or with no HTML element near its start)."""
+    raw = html.encode("utf-8") if isinstance(html, str) else bytes(html)
+    head = raw[:4096]
+    if not raw.strip():
         raise NotAPage("HTML ではありません（空です）")
-    if "\x00" in html[:4096]:
+    if b"\x00" in head:
         raise NotAPage("HTML ではありません（バイナリデータです）")
-    head = html.lstrip()[:2048].lower()
-    if "<html" not in head and "<!doctype html" not in head and "<body" not in head and "<head" not in head:
+    try:
+        head_text = head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 3:  # not just a character cut at the 4 KiB mark
+            raise NotAPage("HTML ではありません（UTF-8 として読めません）") from err
+        head_text = head[: err.start].decode("utf-8")
+    start = head_text.lstrip().lstrip("\ufeff")[:2048].lower()
+    if not any(tag in start for tag in ("<html", "<!doctype html", "<body", "<head")):
         raise NotAPage("HTML ではありません（<html> 要素がありません）")
     try:
-        return lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError) as err:
+        root = etree.fromstring(raw, _PARSER)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError) as err:
         raise NotAPage(f"HTML として読めません: {err}") from err
+    if root is None:
+        raise NotAPage("HTML ではありません（要素がありません）")
+    return root
+
+
+# Plain lxml elements (no lxml.html element classes): the adapters only need
+# XPath and text, and this keeps reading a large thread close to bare parsing.
+_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
 
 
 def read_page(html: str | bytes, url: str, captured_at: datetime) -> Reading:
@@ -218,33 +227,57 @@ def read_page(html: str | bytes, url: str, captured_at: datetime) -> Reading:
         )
 
 
+def find_by_class(element, name: str, tag: str | None = None) -> list:
+    """Descendants of ``element`` (in document order) whose class list holds
+    ``name``; the first only, as a list of zero or one element."""
+    for el in element.iter(tag) if tag else element.iter():
+        classes = el.get("class")
+        if classes and name in classes.split():
+            return [el]
+    return []
+
+
 def text_of(element) -> str:
     """Visible text of an element, as a browser lays it out: ``<br>`` and block
     ends are line breaks, other whitespace (source newlines too) is one space."""
     if element is None:
         return ""
-    parts: list[str] = []
-
-    def add(text):
-        if text:
-            parts.append(text.replace("\r", " ").replace("\n", " "))
+    pieces: list[str] = []  # runs of text; "\n" alone marks a line break
+    children = list(element)
+    if all(child.tag == "br" for child in children):
+        # The common message body (text and <br>s only), without the walk.
+        pieces.append(element.text or "")
+        for child in children:
+            pieces.append(LINE_BREAK)
+            pieces.append(child.tail or "")
+        return _lines(pieces)
 
     def walk(el):
         tag = el.tag if isinstance(el.tag, str) else ""
         if tag not in ("script", "style", "template"):
             if tag == "br":
-                parts.append("\n")
-            add(el.text)
+                pieces.append(LINE_BREAK)
+            if el.text:
+                pieces.append(el.text)
             for child in el:
                 walk(child)
             if tag in BLOCK_TAGS:
-                parts.append("\n")
-        add(el.tail)
+                pieces.append(LINE_BREAK)
+        if el.tail:
+            pieces.append(el.tail)
 
-    add(element.text)
-    for child in element:
+    if element.text:
+        pieces.append(element.text)
+    for child in children:
         walk(child)
-    lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
+    return _lines(pieces)
+
+
+LINE_BREAK = "\x00"  # never in parsed text: parse_html refuses NUL
+
+
+def _lines(pieces: list[str]) -> str:
+    lines = [" ".join(line.split()) for line in "".join(pieces).split(LINE_BREAK)]
     while lines and not lines[-1]:
         lines.pop()
     while lines and not lines[0]:
