@@ -227,16 +227,6 @@ def read_page(html: str | bytes, url: str, captured_at: datetime) -> Reading:
         )
 
 
-def find_by_class(element, name: str, tag: str | None = None) -> list:
-    """Descendants of ``element`` (in document order) whose class list holds
-    ``name``; the first only, as a list of zero or one element."""
-    for el in element.iter(tag) if tag else element.iter():
-        classes = el.get("class")
-        if classes and name in classes.split():
-            return [el]
-    return []
-
-
 def text_of(element) -> str:
     """Visible text of an element, as a browser lays it out: ``<br>`` and block
     ends are line breaks, other whitespace (source newlines too) is one space."""
