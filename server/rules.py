@@ -190,6 +190,11 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -
         }
         return verdict
 
+    captured = _instant(contract.get("last_read_at"))
+    if captured is not None and at - captured >= DAY:
+        reason(f"最新のページは {_date(captured)} に取得したものです（{whole_days(captured, at)}日前）。"
+               "その後の返信は、ページを開き直すまで反映されません", None)
+
     if lower_bound:
         reason(f"クライアントからのメッセージは表示範囲にありません。折りたたまれた過去のやりとりがあるため、"
                f"沈黙は {_date(silent_since)} 以前から続いている可能性があります", None)
@@ -283,6 +288,9 @@ def _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, reques
             text = "時間報酬制の契約は連絡催促申請の対象外です。ランサーズのサポートに相談しましょう。"
         elif status == "plan_change":
             text = "計画変更中は連絡催促申請ができません。計画変更の承認・取り下げを待つか、サポートに相談しましょう。"
+        elif _instant(contract.get("last_read_at")) < eligible_at:
+            text = (f"最新のページは沈黙7日目（{_date(eligible_at)}）より前に取得したものです。"
+                    "メッセージページを開き直すと「連絡催促申請」ボタンが表示されるか確認できます。")
         else:
             text = ("ページに申請ボタンが表示されていません（相手側がすでに申請している場合などは申請できません）。"
                     "メッセージページを開き直して確認し、必要ならサポートに相談しましょう。")

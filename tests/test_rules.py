@@ -147,3 +147,32 @@ def test_an_unrecognised_layout_is_unreadable_and_says_so(store):
     assert v["state"] == "unreadable"
     assert "#pack-message-thread" in v["unreadable_reason"]
     assert any("最新ではありません" in r["text"] for r in v["reasons"])
+
+
+def test_a_lancers_page_read_before_the_seventh_day_asks_to_be_reopened(store):
+    messages = [("client", "11月15日 10:00", "お願いします")]
+    store.ingest(lancers_url("8"), lancers_thread("8", messages), CAPTURED)  # 6 days of silence then
+    v = service.verdict(store, "lancers", "8", CAPTURED + timedelta(days=2))
+    assert v["state"] == "not_eligible" and v["silent_days"] == 8
+    assert "開き直す" in v["next_action"]["text"]
+    assert any("2日前" in r["text"] for r in v["reasons"])
+
+
+def test_a_step_recorded_before_the_client_last_wrote_no_longer_counts(store):
+    messages = [("client", "11月18日 10:00", "遅くなりました、確認します")]
+    store.ingest(lancers_url("9"), lancers_thread("9", messages), CAPTURED)
+    store.add_step("lancers", "9", "request_filed", parse_instant("2026-11-12T10:00:00+09:00"))
+    v = service.verdict(store, "lancers", "9", CAPTURED)
+    assert v["state"] == "nudge" and v["deadline_at"] is None
+
+
+def test_contracts_seen_only_on_a_list_are_unknown_until_their_page_is_read(store):
+    from standin import CORPUS
+    import json
+
+    meta = json.loads((CORPUS / "lancers" / "working_list.json").read_text())
+    store.ingest(meta["url"], (CORPUS / "lancers" / "working_list.html").read_bytes(), parse_instant(meta["captured_at"]))
+    verdicts = service.status(store, CAPTURED)
+    assert len(verdicts) == 7 and {v["state"] for v in verdicts} == {"unknown"}
+    assert verdicts[0]["url"].startswith("https://www.lancers.jp/mypage/message?boardId=")
+    assert all(v["title"] for v in verdicts)
