@@ -1,5 +1,406 @@
-"""``ghostwatch login`` and ``ghostwatch collect`` (filled in by the collector work)."""
+"""``ghostwatch login`` and ``ghostwatch collect``: the collector's commands.
+
+``login`` shows the platform's login page in a visible Chromium on ghostwatch's
+own browser profile (``server.paths.profile_dir``); ``collect`` runs headless on
+that profile, reads the list of open contracts and every contract's page
+(``collector.fetch``), and ingests each page like the extension does
+(``service.ingest``), printing the verdicts and a summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from collector.pages import NotAPage, UnsupportedURL
+from server import rules, service
+from server.options import db_option, open_store
+
+PLATFORMS = ("lancers", "crowdworks")
+
+EXIT_OK = 0
+EXIT_NOT_LOGGED_IN = 3
+EXIT_PAGES_FAILED = 4
+EXIT_UNRECOGNISED_LIST = 5
+EXIT_UNREADABLE_PAGES = 6
+EXIT_BROWSER = 7
+EXIT_INTERRUPTED = 130
+# When several things went wrong (``--platform all``), the first of these wins.
+PRECEDENCE = (EXIT_BROWSER, EXIT_NOT_LOGGED_IN, EXIT_UNRECOGNISED_LIST, EXIT_PAGES_FAILED,
+              EXIT_UNREADABLE_PAGES, EXIT_OK)
+
+EXIT_CODES_HELP = (
+    "\b\n終了コード / exit codes:\n"
+    "  0  すべての契約を読みました (everything read)\n"
+    "  3  ログインしていません: ghostwatch login --platform P (not logged in)\n"
+    "  4  再試行しても開けないページがありました。読めた分は保存済み (pages failed after retries)\n"
+    "  5  契約一覧ページを認識できません (list page not recognised)\n"
+    "  6  読み取れない契約ページがありました。保存済み、更新後に reparse (contract pages unreadable)\n"
+    "  7  ブラウザを起動できません (browser could not start / profile in use)\n"
+    "  130 中断しました。読めた分は保存済み (interrupted)"
+)
+
+
+def worst(codes) -> int:
+    codes = set(codes)
+    for code in PRECEDENCE:
+        if code in codes:
+            return code
+    return max(codes) if codes else EXIT_OK
+
+
+def _label(platform: str) -> str:
+    return rules.PLATFORM_LABELS.get(platform, platform)
+
+
+# --- options shared by login and collect --------------------------------------
+
+
+def browser_options(headed_default: bool):
+    def decorate(fn):
+        for option in reversed([
+            click.option(
+                "--browser-path",
+                envvar="GHOSTWATCH_BROWSER",
+                show_envvar=True,
+                default=None,
+                help="Chromium / Chrome to drive (default: Debian's /usr/lib/chromium/chromium "
+                "where present, else Playwright's own browser or an installed Chrome).",
+            ),
+            click.option(
+                "--browser-arg",
+                "browser_args",
+                multiple=True,
+                help="An extra command-line flag for Chromium (repeatable), "
+                "e.g. --browser-arg=--proxy-server=http://127.0.0.1:8080.",
+            ),
+            click.option(
+                "--ignore-https-errors",
+                is_flag=True,
+                help="Accept invalid TLS certificates (test stand-ins only).",
+            ),
+            click.option(
+                "--headed/--headless",
+                default=headed_default,
+                show_default=True,
+                help="Show the browser window.",
+            ),
+            click.option(
+                "--profile-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                help="Keep the browser profiles under DIR/PLATFORM (default: profiles/PLATFORM "
+                "in the data directory).",
+            ),
+        ]):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def _profile(platform: str, override: Path | None) -> Path:
+    from server.paths import profile_dir
+
+    if override is None:
+        return profile_dir(platform)
+    path = Path(override).expanduser() / platform
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit():
+    """SIGTERM (the scheduler stopping a run) unwinds like Ctrl-C: the browser is closed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --- login ---------------------------------------------------------------------
 
 
 def register(cli):
-    pass
+    cli.add_command(login)
+    cli.add_command(collect)
+
+
+@click.command(epilog=(
+    "\b\n終了コード / exit codes:\n"
+    "  0  ログインしました (logged in)\n"
+    "  3  ログインが完了しませんでした: 時間切れ・ウィンドウを閉じた (not completed)\n"
+    "  7  ブラウザを起動できません (browser could not start / profile in use)"
+))
+@click.option("--platform", type=click.Choice(PLATFORMS), required=True, help="The platform to log in to.")
+@browser_options(headed_default=True)
+@click.option("--wait", "wait_minutes", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Minutes to wait for the login.")
+def login(platform, browser_path, browser_args, ignore_https_errors, headed, profile_dir, wait_minutes):
+    """Log in to Lancers or CrowdWorks in ghostwatch's own browser profile.
+
+    A browser window opens on the platform's login page; log in as usual. When
+    you have left the login page the window closes, and `ghostwatch collect`
+    can read your contracts with that session. The profile is ghostwatch's
+    own (mode 0700 in the data directory), never your everyday browser's.
+    """
+    from collector.fetch import BrowserError, FetchOptions, LoginAborted
+    from collector.fetch import login as run_login
+
+    profile = _profile(platform, profile_dir)
+    options = FetchOptions(
+        browser_path=browser_path,
+        browser_args=browser_args,
+        headless=not headed,
+        ignore_https_errors=ignore_https_errors,
+    )
+
+    def opened(url):
+        click.echo(
+            f"{_label(platform)}のログインページをブラウザで開きました。ログインしてください。"
+            "ログインが済むとブラウザは自動で閉じます。",
+            err=True,
+        )
+
+    try:
+        with _sigterm_as_exit():
+            run_login(platform, profile, options, wait_seconds=wait_minutes * 60, on_open=opened)
+    except LoginAborted as err:
+        click.echo(f"ログインは完了していません: {err}", err=True)
+        sys.exit(EXIT_NOT_LOGGED_IN)
+    except BrowserError as err:
+        click.echo(str(err), err=True)
+        sys.exit(EXIT_BROWSER)
+    except KeyboardInterrupt:
+        click.echo("中断しました。", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    click.echo(
+        f"{_label(platform)}にログインしました。"
+        f"`ghostwatch collect --platform {platform}` で契約を読み込めます。"
+    )
+
+
+# --- collect -------------------------------------------------------------------
+
+
+@dataclass
+class PlatformResult:
+    platform: str
+    code: int = EXIT_OK
+    error: str | None = None
+    listed: int = 0
+    read: int = 0
+    unreadable: list[dict] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+    verdicts: list[dict] = field(default_factory=list)
+
+    @property
+    def needing_action(self) -> list[dict]:
+        return [v for v in self.verdicts if v["state"] in rules.NEEDS_ACTION]
+
+    def to_json(self) -> dict:
+        return {
+            "platform": self.platform,
+            "exit_code": self.code,
+            "error": self.error,
+            "listed": self.listed,
+            "read": self.read,
+            "unreadable": self.unreadable,
+            "failed": self.failed,
+            "needing_action": len(self.needing_action),
+            "verdicts": self.verdicts,
+        }
+
+
+def _verdict_line(v: dict) -> str:
+    state = rules.STATE_LABELS.get(v["state"], v["state"])
+    days = "" if v.get("silent_days") is None else (
+        f" 沈黙 {v['silent_days']}{'+' if v.get('silence_is_lower_bound') else ''}日"
+    )
+    action = (v.get("next_action") or {})
+    text = action.get("text") or ""
+    date = action.get("date")
+    tail = f" — {text}" + (f"（{date[:10]}）" if date else "") if text else ""
+    return f"[{state}] {_label(v['platform'])} {v['contract_id']} {v.get('title') or ''}{days}{tail}"
+
+
+def collect_platform(store, platform: str, profile: Path, options, progress, echo) -> PlatformResult:
+    """Fetch and ingest one platform's open contracts; never raises for the site's answers."""
+    from collector.fetch import (
+        BrowserError,
+        FailedPage,
+        NotLoggedIn,
+        UnrecognisedList,
+        collect_pages,
+    )
+
+    result = PlatformResult(platform)
+    task = progress.add_task(f"{_label(platform)}: 契約一覧を開いています…", total=None)
+
+    def on_list(listing):
+        result.listed = len(listing.contracts)
+        progress.update(task, total=result.listed, completed=0,
+                        description=f"{_label(platform)}: 契約を読んでいます")
+
+    pages = collect_pages(platform, profile, options, on_list=on_list)
+    try:
+        with contextlib.closing(pages):
+            for item in pages:
+                cid = item.listed.contract_id if item.listed else None
+                if isinstance(item, FailedPage):
+                    result.failed.append({"contract_id": cid, "url": item.url, "error": item.error,
+                                          "attempts": item.attempts})
+                    if item.kind == "list":
+                        result.code = EXIT_PAGES_FAILED
+                        result.error = (f"{_label(platform)}の契約一覧を開けませんでした"
+                                        f"（{item.attempts} 回試行）: {item.error}")
+                    else:
+                        echo(f"[読み込み失敗] {_label(platform)} {cid}: {item.error}"
+                             f"（{item.attempts} 回試行）")
+                        progress.advance(task)
+                    continue
+                try:
+                    answer = service.ingest(store, item.url, item.html, item.captured_at, source="collector")
+                except (UnsupportedURL, NotAPage) as err:
+                    if item.kind == "list":
+                        continue  # UnrecognisedList follows and says what happened
+                    result.unreadable.append({"contract_id": cid, "url": item.url, "reason": str(err)})
+                    echo(f"[読み取り不可] {_label(platform)} {cid}: {err}")
+                    progress.advance(task)
+                    continue
+                if item.kind == "list":
+                    continue
+                progress.advance(task)
+                if answer["unreadable"]:
+                    result.unreadable.append({"contract_id": answer["contract_id"] or cid, "url": item.url,
+                                              "reason": answer["reason"]})
+                else:
+                    result.read += 1
+                if answer["verdict"] is not None:
+                    result.verdicts.append(answer["verdict"])
+                    echo(_verdict_line(answer["verdict"]))
+                elif answer["unreadable"]:
+                    echo(f"[読み取り不可] {_label(platform)} {cid}: {answer['reason']}")
+    except NotLoggedIn as err:
+        result.code, result.error = EXIT_NOT_LOGGED_IN, str(err)
+    except UnrecognisedList as err:
+        result.code, result.error = EXIT_UNRECOGNISED_LIST, str(err)
+    except BrowserError as err:
+        result.code, result.error = EXIT_BROWSER, str(err)
+    finally:
+        progress.remove_task(task)
+    if result.code == EXIT_OK:
+        if result.failed:
+            result.code = EXIT_PAGES_FAILED
+            result.error = (f"{_label(platform)}: {len(result.failed)} 件のページを開けませんでした"
+                            "（再試行済み）。読めた分は保存しました。時間をおいて再実行してください。")
+        elif result.unreadable:
+            result.code = EXIT_UNREADABLE_PAGES
+            result.error = (f"{_label(platform)}: {len(result.unreadable)} 件のページを読み取れませんでした"
+                            "（保存済み）。ghostwatch を更新してから `ghostwatch reparse` を実行してください。")
+    return result
+
+
+def _summary_line(r: PlatformResult) -> str:
+    if r.code in (EXIT_NOT_LOGGED_IN, EXIT_BROWSER, EXIT_UNRECOGNISED_LIST) and not r.read:
+        return f"{_label(r.platform)}: 読み込めませんでした"
+    return (
+        f"{_label(r.platform)}: {r.listed} 件中 {r.read} 件の契約を読みました"
+        f"（読み取り不可 {len(r.unreadable)} 件、読み込み失敗 {len(r.failed)} 件、"
+        f"対応が必要 {len(r.needing_action)} 件）"
+    )
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.option("--platform", type=click.Choice((*PLATFORMS, "all")), required=True,
+              help="Which platform to read; all: both, one after the other.")
+@browser_options(headed_default=False)
+@click.option("--delay", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Seconds between pages (plus up to half of it at random); 0 for tests.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds allowed for each page.")
+@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Further attempts for a page that timed out or got a 5xx/429 answer.")
+@click.option("--backoff", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Seconds before the first retry; doubled for each further one.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: counts, failures and verdicts.")
+@db_option
+def collect(platform, browser_path, browser_args, ignore_https_errors, headed, profile_dir,
+            delay, timeout, retries, backoff, as_json, db_path):
+    """Read every open contract from Lancers / CrowdWorks with your logged-in session.
+
+    Opens the platform's list of open contracts in a headless browser on the
+    profile of `ghostwatch login`, then each contract's messages, one page at
+    a time, stores every page and prints each contract's verdict and a
+    summary. Run `ghostwatch login --platform P` once first.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from collector.fetch import FetchOptions
+
+    platforms = PLATFORMS if platform == "all" else (platform,)
+    options = FetchOptions(
+        browser_path=browser_path,
+        browser_args=browser_args,
+        headless=not headed,
+        ignore_https_errors=ignore_https_errors,
+        timeout=timeout,
+        retries=retries,
+        delay=delay,
+        backoff=backoff,
+    )
+    err_console = Console(stderr=True)
+    out = Console(highlight=False, soft_wrap=True)  # above the progress bar while it runs
+    results: list[PlatformResult] = []
+    interrupted = False
+
+    def echo(line: str) -> None:
+        if not as_json:
+            out.print(line, markup=False)
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    with open_store(db_path) as store, progress, _sigterm_as_exit():
+        for name in platforms:
+            try:
+                results.append(collect_platform(store, name, _profile(name, profile_dir), options, progress, echo))
+            except KeyboardInterrupt:
+                interrupted = True
+                results.append(PlatformResult(name, EXIT_INTERRUPTED, "中断しました。読めた分は保存済みです。"))
+                break
+
+    code = EXIT_INTERRUPTED if interrupted else worst(r.code for r in results)
+    if as_json:
+        click.echo(json.dumps({"exit_code": code, "platforms": [r.to_json() for r in results]},
+                              ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            click.echo(_summary_line(r))
+    for r in results:
+        if r.error:
+            click.echo(r.error, err=True)
+    sys.exit(code)

@@ -173,6 +173,17 @@ def _handler(standin: StandIn):
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A browser that drops a connection (a page closed, a hung request
+        # given up) is normal here; anything else is still printed.
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class RunningStandIn:
     """Context manager: start the stand-in on 127.0.0.1 with the corpus routed."""
 
@@ -187,7 +198,7 @@ class RunningStandIn:
         cert.configure_cert(self._context)
 
     def __enter__(self) -> StandIn:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.standin))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler(self.standin))
         self._server.daemon_threads = True
         self._server.socket = self._context.wrap_socket(self._server.socket, server_side=True)
         self.standin.port = self._server.server_address[1]

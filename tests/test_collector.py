@@ -179,3 +179,218 @@ def test_fetcher_yields_an_unrecognised_list_then_says_so(site, home, tmp_path):
     assert isinstance(error, UnrecognisedList)
     assert len(items) == 1 and items[0].kind == "list"
     assert_no_browser_left(home)
+
+
+# --- ghostwatch collect ---------------------------------------------------------
+
+import json  # noqa: E402
+import re  # noqa: E402
+
+from collector.lancers import resolve_time  # noqa: E402
+from collector.timeutil import parse_instant  # noqa: E402
+
+LANCERS_TIME = re.compile(r'(<time class="p-message-list__time">)([^<]+)(</time>)')
+
+
+def absolute_dates(html: str, captured_at: str) -> str:
+    """A Lancers thread whose relative times (今日, 昨日, 11月12日) are written out
+    in full, as they read at ``captured_at``: the same page, whenever it is fetched."""
+    at = parse_instant(captured_at)
+
+    def full(m):
+        t = resolve_time(m.group(2), at)
+        return f"{m.group(1)}{t.year}年{t.month}月{t.day}日 {t.hour:02d}:{t.minute:02d}{m.group(3)}"
+
+    return LANCERS_TIME.sub(full, html)
+
+
+def collect_args(site, *extra):
+    return (
+        "collect",
+        f"--browser-arg={site.offline_browser_args[0]}",
+        "--ignore-https-errors",
+        "--delay", "0",
+        "--backoff", "0.05",
+        *extra,
+    )
+
+
+def statuses_at(ghostwatch, at: str, *db) -> dict:
+    run = ghostwatch("status", "--json", "--at", at, *db)
+    assert run.returncode == 0, run.stderr
+    return {(v["platform"], v["contract_id"]): v for v in run.json()}
+
+
+def test_collect_stores_every_listed_contract_with_its_verdict(site, corpus, ghostwatch, home):
+    # Lancers' relative times are pinned to the corpus' capture instants, so
+    # that the pages read the same now as when they were saved.
+    for html_path, meta in corpus:
+        if meta["url"].startswith("https://www.lancers.jp/mypage/message"):
+            site.route(meta["url"], absolute_dates(html_path.read_text(encoding="utf-8"), meta["captured_at"]))
+    run = ghostwatch(*collect_args(site, "--platform", "all", "--json"))
+    assert run.returncode == 0, run.stderr
+    report = run.json()
+    assert report["exit_code"] == 0
+    lists = {meta["url"]: meta for _, meta in corpus if meta["expected"]["page"] == "contract_list"}
+    for result in report["platforms"]:
+        listed = [c["contract_id"] for c in lists[LIST_URLS[result["platform"]]]["expected"]["contracts"]]
+        assert result["listed"] == len(listed) and result["read"] == len(listed)
+        assert sorted(v["contract_id"] for v in result["verdicts"]) == sorted(listed)
+        assert result["failed"] == [] and result["unreadable"] == []
+        assert result["needing_action"] == sum(v["state"] in ("overdue", "eligible", "nudge", "unreadable")
+                                               for v in result["verdicts"])
+    # Every corpus verdict holds for what the collector stored.
+    checked = 0
+    for _, meta in corpus:
+        expected = meta["expected"]
+        if "verdict" not in expected or expected["page"] != "thread":
+            continue
+        platform = "lancers" if "lancers.jp" in meta["url"] else "crowdworks"
+        listed_ids = [c["contract_id"] for c in lists[LIST_URLS[platform]]["expected"]["contracts"]]
+        if expected["contract_id"] not in listed_ids:
+            continue
+        verdict = statuses_at(ghostwatch, expected["at"])[(platform, expected["contract_id"])]
+        for key, value in expected["verdict"].items():
+            assert verdict[key] == value, (meta["url"], key)
+        checked += 1
+    assert checked >= 8
+    assert_no_browser_left(home)
+
+
+def test_collect_stores_what_ingest_reads_from_the_same_bytes(site, corpus, ghostwatch, home, tmp_path):
+    """The pages as saved (relative times): the collector's snapshot is read
+    against the instant it was captured, exactly as ``ghostwatch ingest`` would."""
+    run = ghostwatch(*collect_args(site, "--platform", "lancers"))
+    assert run.returncode == 0, run.stderr
+    assert "ランサーズ: 7 件中 7 件の契約を読みました" in run.stdout
+    at = "2026-12-01T12:00:00+09:00"
+    collected = statuses_at(ghostwatch, at)
+    by_url = {meta["url"]: path for path, meta in corpus}
+    ref_db = str(tmp_path / "reference.db")
+    compared = 0
+    for (platform, cid), verdict in collected.items():
+        path = by_url[f"https://www.lancers.jp/mypage/message?boardId={cid}"]
+        ref = ghostwatch("ingest", str(path), "--url", verdict["url"], "--captured-at",
+                         verdict["last_captured_at"], "--db", ref_db)
+        assert ref.returncode == 0, ref.stderr
+        compared += 1
+    reference = statuses_at(ghostwatch, at, "--db", ref_db)
+    assert compared == 7 and set(reference) == set(collected)
+    for key, verdict in collected.items():
+        for field_name in ("state", "silent_since", "last_client_message_at", "eligible_at", "deadline_at"):
+            assert verdict[field_name] == reference[key][field_name], (key, field_name)
+    # The verdicts are printed, one line each.
+    assert len([line for line in run.stdout.splitlines() if line.startswith("[")]) == 7
+
+
+def test_collect_when_the_session_expired(site, ghostwatch, home):
+    site.logged_out = True
+    run = ghostwatch(*collect_args(site, "--platform", "crowdworks"))
+    assert run.returncode == 3
+    assert "ログインしていません" in run.stderr
+    assert "ghostwatch login --platform crowdworks" in run.stderr
+    assert "<form" not in run.stdout + run.stderr  # no page body in the output
+    assert statuses_at(ghostwatch, "2026-11-23T00:00:00+09:00") == {}
+    assert_no_browser_left(home)
+
+
+def test_collect_retries_a_page_that_fails_twice(site, ghostwatch, home):
+    url = "https://www.lancers.jp/mypage/message?boardId=5198842"
+    site.fail(url, times=2)
+    hits_before = site.hits.get("www.lancers.jp/mypage/message?boardId=5198842", 0)
+    run = ghostwatch(*collect_args(site, "--platform", "lancers", "--retries", "2", "--json"))
+    assert run.returncode == 0, run.stderr
+    assert site.hits["www.lancers.jp/mypage/message?boardId=5198842"] - hits_before == 3
+    verdicts = {v["contract_id"]: v for v in run.json()["platforms"][0]["verdicts"]}
+    assert verdicts["5198842"]["state"] not in ("unknown", "unreadable")
+    assert statuses_at(ghostwatch, "2026-11-23T00:00:00+09:00")[("lancers", "5198842")]["last_captured_at"]
+
+
+def test_collect_keeps_what_it_read_when_a_page_never_loads(site, ghostwatch, home):
+    url = "https://crowdworks.jp/contracts/11873402"
+    site.fail(url, times=None)
+    site.hang_seconds = 10
+    run = ghostwatch(*collect_args(site, "--platform", "crowdworks", "--timeout", "2", "--retries", "1", "--json"))
+    assert run.returncode == 4, run.stderr
+    result = run.json()["platforms"][0]
+    assert [f["contract_id"] for f in result["failed"]] == ["11873402"]
+    assert result["failed"][0]["attempts"] == 2
+    assert result["read"] == 5
+    assert "1 件のページを開けませんでした" in run.stderr
+    stored = statuses_at(ghostwatch, "2026-11-23T00:00:00+09:00")
+    assert len(stored) == 6  # the failed one is known from the list only
+    assert stored[("crowdworks", "11873402")]["state"] == "unknown"
+    assert all(v["state"] != "unknown" for k, v in stored.items() if k[1] != "11873402")
+    assert_no_browser_left(home)
+
+
+def test_collect_an_unrecognised_list_page(site, ghostwatch, home):
+    site.route(CROWDWORKS_LIST, "<!DOCTYPE html><html><body><p>ただいまメンテナンス中です</p></body></html>")
+    run = ghostwatch(*collect_args(site, "--platform", "crowdworks"))
+    assert run.returncode == 5
+    assert "契約一覧ページを認識できません" in run.stderr
+    assert_no_browser_left(home)
+
+
+def test_collect_an_unreadable_contract_page(site, ghostwatch, home):
+    site.route("https://crowdworks.jp/contracts/11655031",
+               "<!DOCTYPE html><html><body><div id='app'>新しい画面</div></body></html>")
+    run = ghostwatch(*collect_args(site, "--platform", "crowdworks", "--json"))
+    assert run.returncode == 6, run.stderr
+    result = run.json()["platforms"][0]
+    assert [u["contract_id"] for u in result["unreadable"]] == ["11655031"]
+    assert result["read"] == 5
+    stored = statuses_at(ghostwatch, "2026-11-23T00:00:00+09:00")
+    assert stored[("crowdworks", "11655031")]["state"] == "unreadable"
+    assert "reparse" in run.stderr
+
+
+def test_collect_help_documents_the_exit_codes(ghostwatch):
+    run = ghostwatch("collect", "--help")
+    assert run.returncode == 0
+    for code in ("0", "3", "4", "5", "6", "7"):
+        assert re.search(rf"^\s+{code}\s", run.stdout, re.M), code
+    for option in ("--browser-path", "GHOSTWATCH_BROWSER", "--browser-arg", "--ignore-https-errors",
+                   "--headed", "--delay", "--timeout", "--retries", "--db", "--profile-dir"):
+        assert option in run.stdout
+
+
+def test_collect_with_a_browser_that_does_not_exist(site, ghostwatch, home):
+    run = ghostwatch(*collect_args(site, "--platform", "lancers", "--browser-path", str(home / "no-chromium")))
+    assert run.returncode == 7
+    assert "ブラウザが見つかりません" in run.stderr
+
+
+# --- ghostwatch login ------------------------------------------------------------
+
+
+def test_login_then_collect_uses_the_saved_session(site, ghostwatch, home):
+    site.require_session = True
+    before = ghostwatch(*collect_args(site, "--platform", "crowdworks"))
+    assert before.returncode == 3, before.stderr
+
+    # The stand-in's login page submits itself, as a user logging in would.
+    site.auto_login = True
+    login = ghostwatch("login", "--platform", "crowdworks", "--headless", "--wait", "1",
+                       f"--browser-arg={site.offline_browser_args[0]}", "--ignore-https-errors")
+    assert login.returncode == 0, login.stderr
+    assert "ログインしました" in login.stdout
+    assert "gw_session" not in login.stdout + login.stderr  # cookies never printed
+    profile = home / "profiles" / "crowdworks"
+    assert profile.is_dir() and (profile.stat().st_mode & 0o777) == 0o700
+    assert_no_browser_left(home)
+
+    site.auto_login = False
+    after = ghostwatch(*collect_args(site, "--platform", "crowdworks", "--json"))
+    assert after.returncode == 0, after.stderr
+    assert after.json()["platforms"][0]["read"] == 6
+    assert_no_browser_left(home)
+
+
+def test_login_gives_up_when_nobody_logs_in(site, ghostwatch, home):
+    site.require_session = True
+    run = ghostwatch("login", "--platform", "lancers", "--headless", "--wait", "0.05",
+                     f"--browser-arg={site.offline_browser_args[0]}", "--ignore-https-errors")
+    assert run.returncode == 3
+    assert "ログインは完了していません" in run.stderr
+    assert_no_browser_left(home)
