@@ -394,3 +394,68 @@ def test_login_gives_up_when_nobody_logs_in(site, ghostwatch, home):
     assert run.returncode == 3
     assert "ログインは完了していません" in run.stderr
     assert_no_browser_left(home)
+
+
+# --- collecting on a schedule (ghostwatch serve) ---------------------------------
+
+
+def test_schedule_is_off_by_default(home):
+    from server import schedule
+
+    stop = schedule.start(home / "ghostwatch.db", {})
+    stop()
+    stop = schedule.start(home / "ghostwatch.db", {"collect_interval_minutes": 0})
+    assert not isinstance(stop, schedule.Scheduler)
+    stop()
+
+
+def test_schedule_collects_right_away_then_stops_cleanly(site, home):
+    from server import schedule
+    from server.store import Store
+
+    db = home / "ghostwatch.db"
+    settings = {
+        "collect_interval_minutes": 30,
+        "collect_platforms": ["crowdworks"],
+        "collect_args": [f"--browser-arg={site.offline_browser_args[0]}", "--ignore-https-errors",
+                         "--delay", "0"],
+    }
+    stop = schedule.start(db, settings)
+    try:
+        deadline = time.monotonic() + 60
+        while not stop.results and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop()
+    assert not stop.running
+    [result] = stop.results
+    assert result.platform == "crowdworks" and result.exit_code == 0 and result.read == 6
+    with Store(db) as store:
+        assert len(store.contracts()) == 6
+    assert_no_browser_left(home)
+
+
+def test_stopping_the_schedule_ends_a_collect_in_progress(site, home):
+    from server import schedule
+
+    site.fail("https://www.lancers.jp/mypage/message?boardId=5012876", times=None)
+    site.hang_seconds = 20
+    settings = {
+        "collect_interval_minutes": 30,
+        "collect_platforms": ["lancers"],
+        "collect_args": [f"--browser-arg={site.offline_browser_args[0]}", "--ignore-https-errors",
+                         "--delay", "0", "--timeout", "15"],
+    }
+    stop = schedule.start(home / "ghostwatch.db", settings)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # until the browser waits on the hung page
+        if site.hits.get("www.lancers.jp/mypage/message?boardId=5012876"):
+            break
+        time.sleep(0.1)
+    assert processes_with_env("GHOSTWATCH_HOME", str(home)), "the collect should be running"
+    started = time.monotonic()
+    stop()
+    assert time.monotonic() - started < 15
+    assert not stop.running
+    assert stop.results and stop.results[0].exit_code == 130
+    assert_no_browser_left(home)
