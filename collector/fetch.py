@@ -123,6 +123,8 @@ class FetchedPage:
     attempts: int
     listed: ListedContract | None = None  # the list entry, for a contract page
     reading: Reading | None = None  # the list's reading, for the list page
+    started: float = 0.0  # time.monotonic() when the first attempt began
+    seconds: float = 0.0  # spent on it, retries and their waits included
 
     def __repr__(self) -> str:  # never the body
         return f"FetchedPage({self.kind!r}, {self.url!r}, status={self.status}, attempts={self.attempts})"
@@ -138,6 +140,8 @@ class FailedPage:
     attempts: int
     status: int | None = None
     listed: ListedContract | None = None
+    started: float = 0.0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -326,6 +330,12 @@ class Browser:
     def fetch(self, url: str, platform: str, kind: str, sleeper: Sleeper,
               listed: ListedContract | None = None) -> FetchedPage | FailedPage:
         """Load ``url`` with retries; raise ``NotLoggedIn`` on the login page."""
+        started = time.monotonic()
+        item = self._fetch(url, platform, kind, sleeper, listed)
+        item.started, item.seconds = started, time.monotonic() - started
+        return item
+
+    def _fetch(self, url, platform, kind, sleeper, listed):
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 

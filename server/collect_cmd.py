@@ -14,6 +14,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,6 +210,7 @@ class PlatformResult:
     unreadable: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
     verdicts: list[dict] = field(default_factory=list)
+    timing: dict = field(default_factory=dict)
 
     @property
     def needing_action(self) -> list[dict]:
@@ -225,6 +227,7 @@ class PlatformResult:
             "failed": self.failed,
             "needing_action": len(self.needing_action),
             "verdicts": self.verdicts,
+            "timing": self.timing,
         }
 
 
@@ -251,6 +254,9 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
     )
 
     result = PlatformResult(platform)
+    begun = time.monotonic()
+    first_page_at = last_done_at = None
+    fetch_s = ingest_s = 0.0
     task = progress.add_task(f"{_label(platform)}: 契約一覧を開いています…", total=None)
 
     def on_list(listing):
@@ -262,6 +268,10 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
     try:
         with contextlib.closing(pages):
             for item in pages:
+                if first_page_at is None:
+                    first_page_at = item.started
+                fetch_s += item.seconds
+                last_done_at = time.monotonic()
                 cid = item.listed.contract_id if item.listed else None
                 if isinstance(item, FailedPage):
                     result.failed.append({"contract_id": cid, "url": item.url, "error": item.error,
@@ -276,7 +286,12 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
                         progress.advance(task)
                     continue
                 try:
-                    answer = service.ingest(store, item.url, item.html, item.captured_at, source="collector")
+                    ingest_started = time.monotonic()
+                    try:
+                        answer = service.ingest(store, item.url, item.html, item.captured_at, source="collector")
+                    finally:
+                        last_done_at = time.monotonic()
+                        ingest_s += last_done_at - ingest_started
                 except (UnsupportedURL, NotAPage) as err:
                     if item.kind == "list":
                         continue  # UnrecognisedList follows and says what happened
@@ -305,6 +320,14 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
         result.code, result.error = EXIT_BROWSER, str(err)
     finally:
         progress.remove_task(task)
+        ended = time.monotonic()
+        result.timing = {
+            "total_s": round(ended - begun, 3),  # browser start and close included
+            # from the list page's first request to the last page stored
+            "pages_s": round(last_done_at - first_page_at, 3) if first_page_at else None,
+            "fetch_s": round(fetch_s, 3),
+            "ingest_s": round(ingest_s, 3),
+        }
     if result.code == EXIT_OK:
         if result.failed:
             result.code = EXIT_PAGES_FAILED
