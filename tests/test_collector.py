@@ -446,10 +446,12 @@ def test_stopping_the_schedule_ends_a_collect_in_progress(site, home):
         "collect_args": [f"--browser-arg={site.offline_browser_args[0]}", "--ignore-https-errors",
                          "--delay", "0", "--timeout", "15"],
     }
+    key = "www.lancers.jp/mypage/message?boardId=5012876"
+    hits_before = site.hits.get(key, 0)
     stop = schedule.start(home / "ghostwatch.db", settings)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # until the browser waits on the hung page
-        if site.hits.get("www.lancers.jp/mypage/message?boardId=5012876"):
+        if site.hits.get(key, 0) > hits_before:
             break
         time.sleep(0.1)
     assert processes_with_env("GHOSTWATCH_HOME", str(home)), "the collect should be running"
