@@ -39,8 +39,9 @@ QUIET_ARGS = [
     "--disable-domain-reliability",
     "--disable-client-side-phishing-detection",
     "--metrics-recording-only",
-    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
 ]
+# (No --disable-features here: Chromium keeps only the last one, and Playwright
+# passes its own list.)
 
 
 class BrowserNotFound(RuntimeError):

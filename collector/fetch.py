@@ -393,7 +393,12 @@ def _launch_message(message: str, profile_dir: Path) -> str:
             f"ブラウザのプロファイル {profile_dir} が別のブラウザで使用中です。"
             "`ghostwatch login` や別の `ghostwatch collect` を閉じてから、もう一度実行してください。"
         )
-    if "executable doesn't exist" in lowered or "no such file" in lowered:
+    if "xserver" in lowered or "missing x server" in lowered or "$display" in lowered:
+        return (
+            "ブラウザの画面を表示できません（X サーバー / $DISPLAY がありません）。"
+            "デスクトップのターミナルで実行してください（サーバーでは xvfb-run などを使ってください）。"
+        )
+    if "executable doesn't exist" in lowered or "enoent" in lowered:
         return (
             f"Chromium を起動できません: {first}。"
             "`apt install chromium` でインストールするか、--browser-path で指定してください。"

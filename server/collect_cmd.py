@@ -390,12 +390,16 @@ def collect(platform, browser_path, browser_args, ignore_https_errors, headed, p
         backoff=backoff,
     )
     err_console = Console(stderr=True)
-    out = Console(highlight=False, soft_wrap=True)  # above the progress bar while it runs
+    out = Console(highlight=False, soft_wrap=True)
     results: list[PlatformResult] = []
     interrupted = False
 
     def echo(line: str) -> None:
-        if not as_json:
+        if as_json:
+            return
+        if out.is_terminal and err_console.is_terminal:
+            progress.console.print(line, markup=False, highlight=False)  # above the live bar
+        else:
             out.print(line, markup=False)
 
     progress = Progress(

@@ -461,3 +461,51 @@ def test_stopping_the_schedule_ends_a_collect_in_progress(site, home):
     assert not stop.running
     assert stop.results and stop.results[0].exit_code == 130
     assert_no_browser_left(home)
+
+
+# --- the browser is always closed ----------------------------------------------------
+
+
+def test_collect_while_the_profile_is_in_use(site, ghostwatch, home):
+    from collector.fetch import Browser
+
+    with Browser(home / "profiles" / "lancers", options(site)):
+        run = ghostwatch(*collect_args(site, "--platform", "lancers"))
+    assert run.returncode == 7
+    assert "使用中" in run.stderr
+    assert_no_browser_left(home)
+
+
+def test_ctrl_c_closes_the_browser_and_keeps_what_was_read(site, home):
+    import signal
+    import subprocess
+    import sys
+
+    key = "www.lancers.jp/mypage/message?boardId=5198842"  # the third listed contract
+    site.fail("https://" + key, times=None)
+    site.hang_seconds = 20
+    hits_before = site.hits.get(key, 0)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", *collect_args(site, "--platform", "lancers", "--timeout", "15")],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "GHOSTWATCH_HOME": str(home)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while site.hits.get(key, 0) == hits_before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "中断しました" in err
+    assert out.count("[") >= 2  # the two contracts read before stay printed ...
+    from server.store import Store
+
+    with Store(home / "ghostwatch.db") as store:  # ... and stored
+        read = [c for c in store.contracts() if c.get("last_captured_at")]
+    assert len(read) >= 2
+    assert_no_browser_left(home)
