@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
+from collector import pages
 from collector.pages import (
     ContractList,
     LayoutError,
@@ -63,14 +64,8 @@ def match_url(parts, url: str) -> PageRef | None:
 
 def is_login_page(url: str, html: str | None = None) -> bool:
     """A redirect to the login page, or a login form shown in its place."""
-    parts = urlsplit(url)
-    if parts.hostname in (HOST, "www.crowdworks.jp") and parts.path.rstrip("/") in LOGIN_PATHS:
-        return True
-    if html:
-        return bool(re.search(r'<form[^>]+action="[^"]*/login', html)) or (
-            'type="password"' in html and "ログイン" in html and "pack-message-thread" not in html
-        )
-    return False
+    return pages.is_login_page(url, html, hosts=(HOST, "www.crowdworks.jp"), login_paths=LOGIN_PATHS,
+                               page_marker="pack-message-thread")
 
 
 # --- Contract page --------------------------------------------------------

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urljoin
 
 from lxml import etree
 
+from collector import pages
 from collector.pages import (
     ContractList,
     LayoutError,
@@ -68,16 +69,8 @@ def match_url(parts, url: str) -> PageRef | None:
 
 def is_login_page(url: str, html: str | None = None) -> bool:
     """A redirect to the login page, or a login form shown in its place."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.hostname in (HOST, "lancers.jp") and parts.path.rstrip("/") in LOGIN_PATHS:
-        return True
-    if html:
-        return bool(re.search(r'<form[^>]+action="[^"]*/user/login', html)) or (
-            'type="password"' in html and "ログイン" in html and "p-message-board" not in html
-        )
-    return False
+    return pages.is_login_page(url, html, hosts=(HOST, "lancers.jp"), login_paths=LOGIN_PATHS,
+                               page_marker="p-message-board")
 
 
 # --- Thread ---------------------------------------------------------------

@@ -9,6 +9,7 @@ this module only dispatches and defines the shapes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -176,6 +177,21 @@ def identify(url: str) -> PageRef:
         f"対応していないページです: {url} "
         "(Lancers のメッセージ・進行中の仕事、CrowdWorks の契約ページ・契約中の仕事に対応)"
     )
+
+
+def is_login_page(url: str, html: str | None, *, hosts: tuple[str, ...], login_paths: tuple[str, ...],
+                  page_marker: str) -> bool:
+    """A redirect to a platform's login page, or a login form shown in place of
+    the page (a page without ``page_marker`` that asks for a password)."""
+    parts = urlsplit(url)
+    if parts.hostname in hosts and parts.path.rstrip("/") in login_paths:
+        return True
+    if not html:
+        return False
+    actions = "|".join(re.escape(path) for path in login_paths)
+    if re.search(rf'<form[^>]+action="[^"]*(?:{actions})', html):
+        return True
+    return 'type="password"' in html and "ログイン" in html and page_marker not in html
 
 
 def parse_html(html: str | bytes):
