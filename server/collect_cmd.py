@@ -341,7 +341,9 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
 
 
 def _summary_line(r: PlatformResult) -> str:
-    if r.code in (EXIT_NOT_LOGGED_IN, EXIT_BROWSER, EXIT_UNRECOGNISED_LIST) and not r.read:
+    if r.code == EXIT_OK and not r.listed:
+        return f"{_label(r.platform)}: 進行中の契約はありません"
+    if r.code != EXIT_OK and not r.listed and not r.read:
         return f"{_label(r.platform)}: 読み込めませんでした"
     return (
         f"{_label(r.platform)}: {r.listed} 件中 {r.read} 件の契約を読みました"

@@ -324,6 +324,24 @@ def test_collect_keeps_what_it_read_when_a_page_never_loads(site, ghostwatch, ho
     assert_no_browser_left(home)
 
 
+def test_collect_all_goes_on_when_one_list_cannot_be_loaded(site, ghostwatch, home):
+    site.fail(LANCERS_LIST, times=100)  # 503, again and again
+    run = ghostwatch(*collect_args(site, "--platform", "all", "--retries", "1", "--json"))
+    assert run.returncode == 4, run.stderr
+    report = {r["platform"]: r for r in run.json()["platforms"]}
+    assert report["lancers"]["exit_code"] == 4 and report["lancers"]["read"] == 0
+    assert report["lancers"]["failed"][0]["error"] == "HTTP 503"
+    assert report["crowdworks"]["exit_code"] == 0 and report["crowdworks"]["read"] == 6
+    assert "ランサーズの契約一覧を開けませんでした（2 回試行）: HTTP 503" in run.stderr
+
+
+def test_collect_with_no_open_contracts(site, ghostwatch, home):
+    site.route(CROWDWORKS_LIST, "<!DOCTYPE html><html><body><main><p>契約中の仕事はありません</p></main></body></html>")
+    run = ghostwatch(*collect_args(site, "--platform", "crowdworks"))
+    assert run.returncode == 0, run.stderr
+    assert "クラウドワークス: 進行中の契約はありません" in run.stdout
+
+
 def test_collect_an_unrecognised_list_page(site, ghostwatch, home):
     site.route(CROWDWORKS_LIST, "<!DOCTYPE html><html><body><p>ただいまメンテナンス中です</p></body></html>")
     run = ghostwatch(*collect_args(site, "--platform", "crowdworks"))
