@@ -294,6 +294,18 @@ def test_collect_when_the_session_expired(site, ghostwatch, home):
     assert_no_browser_left(home)
 
 
+def test_collect_when_a_login_form_is_shown_in_place_of_a_page(site, ghostwatch, home):
+    from standin import LOGIN_PAGE
+
+    site.route("https://www.lancers.jp/mypage/message?boardId=5198842", LOGIN_PAGE.format(path="/user/login"))
+    run = ghostwatch(*collect_args(site, "--platform", "lancers", "--json"))
+    assert run.returncode == 3
+    result = run.json()["platforms"][0]
+    assert result["read"] == 2  # the two contracts listed before it are kept
+    assert "ghostwatch login --platform lancers" in run.stderr
+    assert_no_browser_left(home)
+
+
 def test_collect_retries_a_page_that_fails_twice(site, ghostwatch, home):
     url = "https://www.lancers.jp/mypage/message?boardId=5198842"
     site.fail(url, times=2)
