@@ -104,6 +104,18 @@ def run_fetcher(platform, profile, opts):
 # --- the fetcher --------------------------------------------------------------
 
 
+def test_fetcher_does_not_depend_on_the_server():
+    import subprocess
+    import sys
+
+    code = ("import sys, collector.fetch, collector.browser; "
+            "bad = sorted(m for m in sys.modules if m == 'server' or m.startswith('server.')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 @pytest.mark.parametrize("platform", ["lancers", "crowdworks"])
 def test_fetcher_follows_every_listed_contract(site, corpus, home, tmp_path, platform):
     listed = next(meta for _, meta in corpus if meta["url"] == LIST_URLS[platform])
