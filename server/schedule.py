@@ -148,8 +148,21 @@ class Scheduler:
         del self.results[: -self.keep]
 
 
-def _noop(timeout: float = 30.0) -> None:
-    return None
+class _Off:
+    """The stop function of a schedule that is off (same attributes as a Scheduler)."""
+
+    results: list = []
+    running = False
+    platforms: list = []
+    interval = None
+
+    def __call__(self, timeout: float = 30.0) -> None:
+        return None
+
+    stop = __call__
+
+
+_noop = _Off()
 
 
 def start(db_path, settings: dict | None):

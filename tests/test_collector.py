@@ -448,6 +448,7 @@ def test_schedule_is_off_by_default(home):
     stop()
     stop = schedule.start(home / "ghostwatch.db", {"collect_interval_minutes": 0})
     assert not isinstance(stop, schedule.Scheduler)
+    assert stop.results == [] and not stop.running
     stop()
 
 
