@@ -1,0 +1,375 @@
+"""The web view: Japanese, server-rendered (Jinja, autoescape on), a little plain JS.
+
+    GET  /                                         open contracts, most urgent first
+    GET  /contracts/<platform>/<id>                timeline, picture, checklist, texts
+    POST /contracts/<platform>/<id>/steps          record a step (reminder, 完了報告, …)
+    POST /contracts/<platform>/<id>/steps/<n>/delete
+    GET  /contracts/<platform>/<id>/evidence       printable evidence for support
+    GET  /pair                                     the token, for the extension to read
+    GET  /calendar.ics?token=…                     eligible-from and deadline dates
+    POST /logout                                   forget the session cookie
+
+Pages need the session cookie (set by a visit with ``?token=…``); see
+``server/security.py``.  Every page takes ``?at=ISO`` to judge at another
+instant than now.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from collector.timeutil import DAY, JST, iso, now, parse_instant
+from server import rules, service
+from server.app import get_store
+from server.store import STEP_KINDS
+
+bp = Blueprint("views", __name__)
+
+WEEKDAYS = "月火水木金土日"
+STATE_COLORS = {
+    "overdue": "#b71c1c",
+    "eligible": "#c62828",
+    "unreadable": "#6a1b9a",
+    "requested": "#00838f",
+    "not_eligible": "#ef6c00",
+    "nudge": "#f9a825",
+    "ok": "#2e7d32",
+    "unknown": "#757575",
+    "closed": "#9e9e9e",
+}
+STEP_LABELS = {
+    "reminder_sent": "催促メッセージを送った",
+    "report_filed": "完了報告（納品）をした",
+    "office_contacted": "事務局に連絡した",
+    "request_filed": "連絡催促を申請した",
+}
+OFFICE = {"lancers": "ランサーズ事務局", "crowdworks": "クラウドワークス事務局"}
+
+
+# --- filters -----------------------------------------------------------------
+
+
+def _dt(value) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(JST)
+    return parse_instant(value).astimezone(JST)
+
+
+def jdatetime(value) -> str:
+    """2026年11月21日(土) 09:00"""
+    d = _dt(value)
+    if d is None:
+        return "—"
+    return f"{d.year}年{d.month}月{d.day}日({WEEKDAYS[d.weekday()]}) {d:%H:%M}"
+
+
+def jdate(value) -> str:
+    """11月21日(土), with the year when it is not this year's."""
+    d = _dt(value)
+    if d is None:
+        return "—"
+    year = "" if d.year == now().year else f"{d.year}年"
+    return f"{year}{d.month}月{d.day}日({WEEKDAYS[d.weekday()]})"
+
+
+def ago(value, at=None) -> str:
+    """How long before ``at``: たった今 / 12分前 / 3時間前 / 5日前 (or 後 in the future)."""
+    d = _dt(value)
+    if d is None:
+        return "—"
+    delta = (at or now()) - d
+    later = delta.total_seconds() < 0
+    seconds = abs(delta.total_seconds())
+    if seconds < 60:
+        return "たった今"
+    if seconds < 3600:
+        text = f"{int(seconds // 60)}分"
+    elif seconds < 86400:
+        text = f"{int(seconds // 3600)}時間"
+    else:
+        text = f"{int(seconds // 86400)}日"
+    return text + ("後" if later else "前")
+
+
+def register_filters(app) -> None:
+    app.jinja_env.filters.update(jdatetime=jdatetime, jdate=jdate, ago=ago)
+    app.jinja_env.globals.update(
+        STATE_LABELS=rules.STATE_LABELS,
+        STATE_COLORS=STATE_COLORS,
+        PLATFORM_LABELS=rules.PLATFORM_LABELS,
+        STATUS_LABELS=rules.STATUS_LABELS,
+        PAY_TYPE_LABELS=rules.PAY_TYPE_LABELS,
+        ACTION_LABELS=rules.ACTION_LABELS,
+        STEP_LABELS=STEP_LABELS,
+    )
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def judged_at() -> datetime:
+    value = request.args.get("at")
+    if not value:
+        return now()
+    try:
+        return parse_instant(value)
+    except ValueError:
+        abort(400, description=f"at が日時として読めません: {value[:40]!r}（ISO 8601 で指定してください）")
+
+
+def at_query(at_given: bool, at: datetime) -> dict:
+    return {"at": iso(at)} if at_given else {}
+
+
+def contract_verdict(platform: str, contract_id: str, at: datetime) -> dict:
+    verdict = service.verdict(get_store(), platform, contract_id, at)
+    if verdict is None:
+        abort(404)
+    return verdict
+
+
+def freshness(verdict: dict, at: datetime) -> dict:
+    captured = _dt(verdict.get("last_captured_at"))
+    if captured is None:
+        return {"text": "未取得", "stale": True}
+    return {"text": ago(captured, at) + "に取得", "stale": at - captured >= DAY}
+
+
+# --- the timeline picture ----------------------------------------------------
+
+SVG_W, SVG_H = 960, 190
+LEFT, RIGHT = 92, 24
+LANES = (("client", "クライアント", 44), ("me", "あなた", 84), ("system", "システム", 124))
+AXIS_Y = 150
+
+
+def timeline_picture(messages: list[dict], verdict: dict, at: datetime) -> dict | None:
+    """Coordinates for the SVG: messages by sender over time, the silence gap,
+    the 7-day line, the eligible / deadline dates and now."""
+    times = [_dt(m["sent_at"]) for m in messages if m.get("sent_at")]
+    marks = [_dt(verdict.get(k)) for k in ("silent_since", "eligible_at", "deadline_at")]
+    instants = [t for t in times + marks + [at] if t is not None]
+    if not times:
+        return None
+    start, end = min(instants), max(instants)
+    span = max((end - start).total_seconds(), 3600.0)
+    start -= timedelta(seconds=span * 0.02)
+    end += timedelta(seconds=span * 0.04)
+    span = (end - start).total_seconds()
+    width = SVG_W - LEFT - RIGHT
+
+    def x(t: datetime) -> float:
+        return round(LEFT + (t - start).total_seconds() / span * width, 1)
+
+    lane_y = {key: y for key, _, y in LANES}
+    dots = []
+    for m in messages:
+        t = _dt(m["sent_at"])
+        if t is None:
+            continue
+        text = (m.get("text") or "").replace("\n", " ")
+        dots.append({
+            "x": x(t), "y": lane_y.get(m["sender"], lane_y["system"]), "sender": m["sender"],
+            "title": f"{jdatetime(t)} {dict((k, label) for k, label, _ in LANES).get(m['sender'], m['sender'])}: "
+                     f"{text[:120]}{'…' if len(text) > 120 else ''}",
+        })
+    lines = []
+    gap = None
+    silent_since = _dt(verdict.get("silent_since"))
+    if silent_since is not None and verdict["state"] != "closed":
+        gap = {"x": x(silent_since), "w": max(x(at) - x(silent_since), 0.0),
+               "label": f"沈黙 {verdict['silent_days']}日" + ("以上" if verdict.get("silence_is_lower_bound") else "")}
+    eligible = _dt(verdict.get("eligible_at"))
+    if eligible is not None:
+        lines.append({"x": x(eligible), "kind": "eligible", "label": f"7日目 {eligible.month}/{eligible.day}"})
+    deadline = _dt(verdict.get("deadline_at"))
+    if deadline is not None:
+        lines.append({"x": x(deadline), "kind": "deadline", "label": f"連絡期限 {deadline.month}/{deadline.day}"})
+    lines.append({"x": x(at), "kind": "now", "label": "今"})
+    # About seven date ticks, at midnight Japan time.
+    days = max(1, round(span / 86400 / 7))
+    first = start.astimezone(JST).replace(hour=0, minute=0, second=0, microsecond=0) + DAY
+    ticks = []
+    t = first
+    while t < end:
+        ticks.append({"x": x(t), "label": f"{t.month}/{t.day}"})
+        t += DAY * days
+    return {
+        "width": SVG_W, "height": SVG_H, "left": LEFT, "right": SVG_W - RIGHT, "axis_y": AXIS_Y,
+        "lanes": LANES, "dots": dots, "gap": gap, "lines": lines, "ticks": ticks,
+    }
+
+
+# --- the checklist -------------------------------------------------------------
+
+
+def checklist(verdict: dict, steps: list[dict]) -> list[dict]:
+    """The escalation path of the contract's platform, in order, with its dates."""
+    platform = verdict["platform"]
+    silent_since = _dt(verdict.get("silent_since"))
+    nudge_at = silent_since + rules.NUDGE_DAYS * DAY if silent_since else None
+    by_kind: dict[str, list[dict]] = {kind: [] for kind in STEP_KINDS}
+    for step in steps:
+        by_kind.setdefault(step["step"], []).append(step)
+    if platform == "lancers":
+        items = [
+            ("reminder_sent", "催促メッセージを送る",
+             "沈黙が3日続いたら、メッセージで丁寧に返信をお願いします（下の文面を使えます）。", nudge_at),
+            ("report_filed", "完了報告をする",
+             "作業が終わっていれば、連絡催促申請の前に「完了報告」をします。完了報告のない作業は、"
+             "申請後の支払い確定の対象になりません。", None),
+            ("request_filed", "連絡催促申請をする",
+             "固定報酬制・進行中で、クライアントの沈黙が7日以上のとき、メッセージページの「連絡催促申請」ボタンから"
+             "申請できます。申請から7日が連絡期限です。", _dt(verdict.get("eligible_at"))),
+            ("office_contacted", "事務局（サポート）に問い合わせる",
+             "連絡期限を過ぎても進展がないとき、またはボタンが出ないときに、ランサーズのサポートへ相談します。",
+             _dt(verdict.get("deadline_at"))),
+        ]
+    else:
+        delivered = _dt(verdict.get("delivered_at"))
+        items = [
+            ("reminder_sent", "催促メッセージを送る",
+             "沈黙が3日続いたら、メッセージで丁寧に返信をお願いします（下の文面を使えます）。", nudge_at),
+            ("report_filed", "納品（完了報告）をする",
+             "作業が終わっていれば納品します。納品後、検収の目安は1週間です。"
+             "「途中終了リクエスト」は仮払いが全額クライアントに返金されるため、納品済みの作業には使いません。", None),
+            ("request_filed", "連絡催促を申請する",
+             "沈黙が7日以上のとき、契約ページの「契約相手と連絡がとれない場合はこちら」から申請できます"
+             "（事務局が確認します）。", _dt(verdict.get("eligible_at"))),
+            ("office_contacted", "事務局に連絡する",
+             "納品から1週間たっても検収されないときは、事務局に検収の対応を依頼します。",
+             delivered + 7 * DAY if delivered else None),
+        ]
+    return [
+        {"kind": kind, "title": title, "help": text, "from": when, "done": by_kind.get(kind, [])}
+        for kind, title, text, when in items
+    ]
+
+
+# --- routes --------------------------------------------------------------------
+
+
+@bp.get("/")
+def index():
+    at = judged_at()
+    show_all = request.args.get("all") == "1"
+    verdicts = service.status(get_store(), at)
+    shown = [v for v in verdicts if show_all or v["state"] != "closed"]
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v["state"]] = counts.get(v["state"], 0) + 1
+    rows = [{"v": v, "fresh": freshness(v, at)} for v in shown]
+    return render_template(
+        "index.html", rows=rows, counts=counts, total=len(verdicts), closed=counts.get("closed", 0),
+        show_all=show_all, at=at, at_given="at" in request.args,
+        port=current_app.config["GHOSTWATCH_PORT"] or 8765,
+    )
+
+
+@bp.get("/contracts/<platform>/<contract_id>")
+def contract(platform: str, contract_id: str):
+    at = judged_at()
+    verdict = contract_verdict(platform, contract_id, at)
+    store = get_store()
+    messages = store.messages(platform, contract_id)
+    steps = store.steps(platform, contract_id)
+    return render_template(
+        "contract.html", v=verdict, messages=messages, steps=steps, at=at,
+        picture=timeline_picture(messages, verdict, at), checklist=checklist(verdict, steps),
+        fresh=freshness(verdict, at), texts=texts(verdict, steps, at), office=OFFICE[platform]
+        if platform in OFFICE else "事務局", step_kinds=STEP_KINDS,
+        now_local=at.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
+        query=at_query("at" in request.args, at),
+    )
+
+
+@bp.get("/contracts/<platform>/<contract_id>/evidence")
+def evidence(platform: str, contract_id: str):
+    at = judged_at()
+    verdict = contract_verdict(platform, contract_id, at)
+    store = get_store()
+    snapshots = list(store.db.query(
+        "select captured_at, read_state from snapshots where platform = ? and contract_id = ? order by captured_at",
+        [platform, contract_id],
+    ))
+    return render_template(
+        "evidence.html", v=verdict, messages=store.messages(platform, contract_id),
+        steps=store.steps(platform, contract_id), snapshots=snapshots, at=at,
+    )
+
+
+@bp.post("/contracts/<platform>/<contract_id>/steps")
+def record_step(platform: str, contract_id: str):
+    contract_verdict(platform, contract_id, now())
+    step = request.form.get("step", "")
+    if step not in STEP_KINDS:
+        abort(400, description=f"記録する手順が正しくありません: {step[:40]!r}")
+    value = request.form.get("done_at", "").strip()
+    try:
+        done_at = parse_instant(value) if value else now()
+    except ValueError:
+        abort(400, description=f"日時が読めません: {value[:40]!r}")
+    note = request.form.get("note", "")[:2000]
+    get_store().add_step(platform, contract_id, step, done_at, note)
+    return redirect(url_for("views.contract", platform=platform, contract_id=contract_id,
+                            **request.args.to_dict()) + "#checklist", code=303)
+
+
+@bp.post("/contracts/<platform>/<contract_id>/steps/<int:step_id>/delete")
+def delete_step(platform: str, contract_id: str, step_id: int):
+    store = get_store()
+    if not any(s["id"] == step_id for s in store.steps(platform, contract_id)):
+        abort(404)
+    store.delete_step(step_id)
+    return redirect(url_for("views.contract", platform=platform, contract_id=contract_id,
+                            **request.args.to_dict()) + "#checklist", code=303)
+
+
+@bp.get("/pair")
+def pair():
+    port = current_app.config["GHOSTWATCH_PORT"] or 8765
+    return render_template("pair.html", token=current_app.config["GHOSTWATCH_TOKEN"],
+                           server_url=f"http://127.0.0.1:{port}")
+
+
+@bp.post("/logout")
+def logout():
+    from server.security import COOKIE_NAME
+
+    response = redirect(url_for("views.index"), code=303)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+@bp.get("/calendar.ics")
+def calendar():
+    from server.ics import calendar_text
+
+    at = judged_at()
+    verdicts = [v for v in service.status(get_store(), at) if v["state"] != "closed"]
+    body = calendar_text(verdicts, at, request.host_url.rstrip("/"))
+    return current_app.response_class(
+        body, mimetype="text/calendar",
+        headers={"Content-Disposition": 'inline; filename="ghostwatch.ics"'},
+    )
+
+
+# --- texts to copy -------------------------------------------------------------
+
+
+def texts(verdict: dict, steps: list[dict], at: datetime) -> dict:
+    days = verdict.get("silent_days")
+    context = {
+        "v": verdict, "at": at, "office": OFFICE.get(verdict["platform"], "事務局"),
+        "steps": {s["step"]: s for s in steps},
+        "silence": "" if days is None else f"（{days}日{'以上' if verdict.get('silence_is_lower_bound') else ''}経過）",
+        "deadline": f"（連絡期限 {jdatetime(verdict['deadline_at'])}）" if verdict.get("deadline_at") else "",
+    }
+    return {
+        "reminder": render_template("texts/reminder.txt", **context).strip() + "\n",
+        "office": render_template("texts/office.txt", **context).strip() + "\n",
+    }
