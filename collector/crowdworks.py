@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from urllib.parse import urljoin
 
 from collector import pages
 from collector.pages import (
@@ -211,6 +210,11 @@ LIST_STATUSES = {
     "納品済み": "delivered",
 }
 LIST_EMPTY_TEXTS = ("契約中の仕事はありません",)
+# The pager's "next" link, when the list runs to several pages.
+NEXT_PAGE_XPATH = (
+    "//a[@rel='next'] | //a[contains(@class, 'next_page')] | "
+    "//*[contains(@class, 'pagination')]//a[normalize-space() = '次へ' or contains(@class, 'next')]"
+)
 
 
 def read_list(doc, ref: PageRef, captured_at: datetime) -> ContractList:
@@ -237,10 +241,15 @@ def read_list(doc, ref: PageRef, captured_at: datetime) -> ContractList:
             ListedContract(
                 contract_id=m.group(1),
                 status=status,
-                url=urljoin(BASE_URL, contract_url(m.group(1))),
+                url=contract_url(m.group(1)),
                 title=text_of(links[0]),
             )
         )
     if not contracts and not any(t in text_of(doc.find("body")) for t in LIST_EMPTY_TEXTS):
         raise LayoutError("一覧に契約が 1 件も見つかりません")
-    return ContractList(platform=PLATFORM, url=ref.url, contracts=contracts)
+    return ContractList(
+        platform=PLATFORM,
+        url=ref.url,
+        contracts=contracts,
+        next_url=pages.next_list_url(doc, ref.url, NEXT_PAGE_XPATH, PLATFORM),
+    )

@@ -32,7 +32,6 @@ URLs, statuses and the first line of Playwright's error only.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +46,7 @@ from collector.pages import (
     ListedContract,
     NotAPage,
     Reading,
+    Unreadable,
     UnsupportedURL,
     identify,
     platform_module,
@@ -418,6 +418,23 @@ def _same_site(platform: str, url: str) -> bool:
     return ref.platform == platform and ref.page == "thread"
 
 
+MAX_LIST_PAGES = 20
+
+
+def _read_list(page: "FetchedPage"):
+    """The reading of a fetched list page (also stored on ``page.reading``);
+    an Unreadable with the reason when it is not a contract list."""
+    try:
+        page.reading = read_page(page.html, page.url, page.captured_at)
+    except UnsupportedURL:
+        page.reading = None
+        return Unreadable("", page.url, "contract_list", f"想定外のページに移動しました（{_safe_url(page.url)}）")
+    except NotAPage as err:
+        page.reading = None
+        return Unreadable("", page.url, "contract_list", str(err))
+    return page.reading
+
+
 def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions | None = None,
                   sleeper: Sleeper | None = None,
                   on_list: Callable[[ContractList], None] | None = None) -> Iterator[FetchedPage | FailedPage]:
@@ -433,30 +450,31 @@ def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions 
     sleeper = sleeper or Sleeper()
     module = platform_module(platform)
     with Browser(profile_dir, options) as browser:
-        first = browser.fetch(module.LIST_URL, platform, "list", sleeper)
-        if isinstance(first, FailedPage):
-            yield first
-            return
-        try:
-            reading = read_page(first.html, first.url, first.captured_at)
-        except UnsupportedURL:
-            reading = None
-            reason = f"想定外のページに移動しました（{_safe_url(first.url)}）"
-        except NotAPage as err:
-            reading = None
-            reason = str(err)
-        else:
-            reason = getattr(reading, "reason", None) or "契約一覧ではありません"
-        first.reading = reading
-        yield first
-        if not isinstance(reading, ContractList):
-            raise UnrecognisedList(platform, first.url, reason)
         seen: set[str] = set()
         contracts = []
-        for listed in reading.contracts:
-            if listed.url not in seen:
-                seen.add(listed.url)
-                contracts.append(listed)
+        list_url: str | None = module.LIST_URL
+        visited_lists: set[str] = set()
+        while list_url is not None:
+            if visited_lists:
+                sleeper.between_pages(options)
+            visited_lists.add(list_url)
+            page = browser.fetch(list_url, platform, "list", sleeper)
+            if isinstance(page, FailedPage):
+                yield page
+                return
+            reading = _read_list(page)
+            yield page
+            if not isinstance(reading, ContractList):
+                reason = getattr(reading, "reason", None) or "契約一覧ではありません"
+                raise UnrecognisedList(platform, page.url, reason)
+            for listed in reading.contracts:
+                if listed.url not in seen:
+                    seen.add(listed.url)
+                    contracts.append(listed)
+            # A long list runs to several pages: follow its pager, within bounds.
+            list_url = reading.next_url
+            if list_url in visited_lists or len(visited_lists) >= MAX_LIST_PAGES:
+                list_url = None
         reading = ContractList(reading.platform, reading.url, contracts)
         if on_list is not None:
             on_list(reading)

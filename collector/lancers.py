@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from functools import lru_cache
-from urllib.parse import parse_qs, urljoin
+from urllib.parse import parse_qs
 
 from lxml import etree
 
@@ -63,7 +63,8 @@ def match_url(parts, url: str) -> PageRef | None:
             return PageRef(PLATFORM, "thread", board, thread_url(board))
         return None
     if path == LIST_PATH:
-        return PageRef(PLATFORM, "contract_list", None, LIST_URL)
+        query = f"?{parts.query}" if parts.query else ""  # ?page=2 of a long list
+        return PageRef(PLATFORM, "contract_list", None, LIST_URL + query)
     return None
 
 
@@ -261,6 +262,10 @@ LIST_STATUS_MODIFIERS = {
     "c-media-job__status--changing": "plan_change",
 }
 LIST_EMPTY_TEXTS = ("進行中の仕事はありません", "進行中のお仕事はありません")
+# The pager's "next" link, when the list runs to several pages.
+NEXT_PAGE_XPATH = (
+    "//a[@rel='next'] | //*[contains(@class, 'c-pager')]//a[contains(@class, 'next') or normalize-space() = '次へ']"
+)
 
 
 def read_list(doc, ref: PageRef, captured_at: datetime) -> ContractList:
@@ -290,4 +295,9 @@ def read_list(doc, ref: PageRef, captured_at: datetime) -> ContractList:
         )
     if not contracts and not any(t in text_of(containers[0]) for t in LIST_EMPTY_TEXTS):
         raise LayoutError("一覧に仕事が 1 件も見つかりません (li.p-mypage-work__media)")
-    return ContractList(platform=PLATFORM, url=urljoin(BASE_URL, ref.url), contracts=contracts)
+    return ContractList(
+        platform=PLATFORM,
+        url=ref.url,
+        contracts=contracts,
+        next_url=pages.next_list_url(doc, ref.url, NEXT_PAGE_XPATH, PLATFORM),
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
@@ -109,6 +109,7 @@ class ContractList:
     url: str
     contracts: list[ListedContract]
     page: str = "contract_list"
+    next_url: str | None = None  # the list's next page, when it has a pager
 
     def to_json(self) -> dict:
         return {
@@ -116,6 +117,7 @@ class ContractList:
             "page": self.page,
             "url": self.url,
             "contracts": [c.to_json() for c in self.contracts],
+            "next_url": self.next_url,
         }
 
 
@@ -179,6 +181,23 @@ def identify(url: str) -> PageRef:
     )
 
 
+def next_list_url(doc, base_url: str, xpath: str, platform: str) -> str | None:
+    """The absolute URL of a list's next page (a pager link matched by
+    ``xpath``), when it is a list page of the same platform."""
+    for link in doc.xpath(xpath):
+        href = link.get("href")
+        if not href:
+            continue
+        url = urljoin(base_url, href)
+        try:
+            ref = identify(url)
+        except UnsupportedURL:
+            continue
+        if ref.platform == platform and ref.page == "contract_list" and url != base_url:
+            return url
+    return None
+
+
 def is_login_page(url: str, html: str | None, *, hosts: tuple[str, ...], login_paths: tuple[str, ...],
                   page_marker: str) -> bool:
     """A redirect to a platform's login page, or a login form shown in place of
@@ -188,10 +207,12 @@ def is_login_page(url: str, html: str | None, *, hosts: tuple[str, ...], login_p
         return True
     if not html:
         return False
+    if 'type="password"' not in html:
+        return False
     actions = "|".join(re.escape(path) for path in login_paths)
-    if re.search(rf'<form[^>]+action="[^"]*(?:{actions})', html):
-        return True
-    return 'type="password"' in html and "ログイン" in html and page_marker not in html
+    if page_marker not in html:
+        return "ログイン" in html or bool(re.search(rf'<form[^>]+action="[^"]*(?:{actions})', html))
+    return False
 
 
 def parse_html(html: str | bytes):

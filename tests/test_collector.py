@@ -134,6 +134,29 @@ def test_fetcher_follows_every_listed_contract(site, corpus, home, tmp_path, pla
     assert_no_browser_left(home)
 
 
+def test_fetcher_follows_the_pager_of_a_long_list(site, corpus, home, tmp_path):
+    from standin import CORPUS
+
+    page1 = (CORPUS / "lancers" / "working_list.html").read_text(encoding="utf-8")
+    pager = '<nav class="c-pager"><a class="c-pager__next" rel="next" href="/mypage/proposals/all/working?page=2">次へ</a></nav>'
+    site.route(LANCERS_LIST, page1.replace('<p class="p-mypage-work__count">', pager + '<p class="p-mypage-work__count">', 1))
+    # The second page lists one more contract (a copy of a corpus thread under another id).
+    page2 = page1.replace("boardId=5203118", "boardId=5300001")
+    start, end = page2.index('<ul class="p-mypage-work__list">'), page2.index("</ul>", page2.index("boardId=5300001"))
+    first_item_end = page2.index("</li>", page2.index("boardId=5300001")) + len("</li>")
+    page2 = page2[:start] + '<ul class="p-mypage-work__list">' + page2[page2.index("<li", start):first_item_end] + page2[end:]
+    site.route(LANCERS_LIST + "?page=2", page2)
+    thread = (CORPUS / "lancers" / "thread_recent.html").read_text(encoding="utf-8")
+    site.route("https://www.lancers.jp/mypage/message?boardId=5300001", thread.replace("5203118", "5300001"))
+
+    items, error = run_fetcher("lancers", tmp_path / "profile", options(site))
+    assert error is None
+    assert [i.url for i in items if i.kind == "list"] == [LANCERS_LIST, LANCERS_LIST + "?page=2"]
+    contracts = [i.listed.contract_id for i in items if i.kind == "contract"]
+    assert contracts[-1] == "5300001" and len(contracts) == 8
+    assert_no_browser_left(home)
+
+
 def test_fetcher_waits_politely_between_pages(site, home, tmp_path):
     waits = []
     sleeper = Sleeper(sleep=waits.append)
