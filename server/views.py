@@ -139,6 +139,22 @@ def freshness(verdict: dict, at: datetime) -> dict:
     return {"text": ago(captured, at) + "に取得", "stale": at - captured >= DAY}
 
 
+def row(v: dict, at: datetime) -> dict:
+    """One line of ``/``, its texts made here (a 2,000-line page renders fast)."""
+    days = v["silent_days"]
+    action = v.get("next_action") or {}
+    return {
+        "v": v,
+        "days": None if days is None else f"{days}{'+' if v.get('silence_is_lower_bound') else ''}",
+        "state_label": rules.STATE_LABELS.get(v["state"], v["state"]),
+        "platform_label": rules.PLATFORM_LABELS.get(v["platform"], v["platform"]),
+        "action_label": rules.ACTION_LABELS.get(action.get("kind"), ""),
+        "action_date": jdate(action["date"]) if action.get("date") else None,
+        "action_text": action.get("text") or "",
+        "fresh": freshness(v, at),
+    }
+
+
 # --- the timeline picture ----------------------------------------------------
 
 SVG_W, SVG_H = 960, 190
@@ -262,7 +278,7 @@ def index():
     counts: dict[str, int] = {}
     for v in verdicts:
         counts[v["state"]] = counts.get(v["state"], 0) + 1
-    rows = [{"v": v, "fresh": freshness(v, at)} for v in shown]
+    rows = [row(v, at) for v in shown]
     return render_template(
         "index.html", rows=rows, counts=counts, total=len(verdicts), closed=counts.get("closed", 0),
         show_all=show_all, at=at, at_given="at" in request.args,
