@@ -55,6 +55,18 @@ def make_request_handler():
     return QuietHandler
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError when ``host:port`` is taken (before werkzeug prints its own message)."""
+    import socket
+
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 def start_schedule(db_path, settings: dict):
     """The collector on a schedule (``server.schedule``), when the settings enable it."""
     if not settings.get("collect_interval_minutes"):
@@ -97,12 +109,14 @@ def register(cli):
             click.echo(f"注意: {host} で待ち受けます。ループバック以外のアドレスからも接続できますが、"
                        "Host が 127.0.0.1 / localhost でない要求には応答しません。", err=True)
         try:
+            check_port_free(host, port)
             server = make_server(host, port, None, threaded=True, request_handler=make_request_handler())
-        except OSError as err:
+        except (OSError, SystemExit) as err:  # werkzeug exits on a busy port
+            reason = getattr(err, "strerror", None) or "ポートが使用中です"
             raise click.ClickException(
-                f"{host}:{port} で待ち受けられません: {err.strerror or err}。"
+                f"{host}:{port} で待ち受けられません: {reason}。"
                 f"すでに ghostwatch serve が動いていないか確認するか、--port で別のポートを指定してください。"
-            ) from err
+            ) from None
         actual_port = server.server_port
         settings = load_settings()
         app = create_app(db, token, port=actual_port, settings=settings)
