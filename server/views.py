@@ -155,6 +155,34 @@ def row(v: dict, at: datetime) -> dict:
     }
 
 
+def collecting_status(at: datetime) -> dict | None:
+    """What the scheduled collector (``server.schedule``) did, when ``serve`` runs one."""
+    scheduler = current_app.config.get("GHOSTWATCH_SCHEDULER")
+    if scheduler is None or not (getattr(scheduler, "running", False) or getattr(scheduler, "results", None)):
+        return None
+    latest: dict[str, object] = {}
+    for result in getattr(scheduler, "results", []):
+        latest[result.platform] = result
+    runs = []
+    for platform, r in sorted(latest.items()):
+        runs.append({
+            "platform": rules.PLATFORM_LABELS.get(platform, platform),
+            "when": ago(r.finished_at, at),
+            "ok": r.exit_code == 0,
+            "text": (f"{r.read}件を読み取り" + (f"、読めないページ {r.unreadable}件" if r.unreadable else "")
+                     + (f"、失敗 {r.failed}件" if r.failed else "")),
+            "error": r.error,
+            "exit_code": r.exit_code,
+        })
+    interval = getattr(scheduler, "interval", None)
+    return {
+        "running": getattr(scheduler, "running", False),
+        "every": f"{round(interval / 60)}分ごと" if interval else "",
+        "platforms": "・".join(rules.PLATFORM_LABELS.get(p, p) for p in getattr(scheduler, "platforms", [])),
+        "runs": runs,
+    }
+
+
 # --- the timeline picture ----------------------------------------------------
 
 SVG_W, SVG_H = 960, 190
@@ -280,7 +308,7 @@ def index():
         counts[v["state"]] = counts.get(v["state"], 0) + 1
     rows = [row(v, at) for v in shown]
     return render_template(
-        "index.html", rows=rows, counts=counts, total=len(verdicts), closed=counts.get("closed", 0),
+        "index.html", rows=rows, collecting=collecting_status(at), counts=counts, total=len(verdicts), closed=counts.get("closed", 0),
         show_all=show_all, at=at, at_given="at" in request.args,
         port=current_app.config["GHOSTWATCH_PORT"] or 8765,
     )

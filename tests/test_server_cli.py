@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
 import subprocess
 import sys
+import time
+
+import pytest
+from playwright.sync_api import expect
 
 from conftest import ROOT, stop_server
 from serverkit import post_corpus, start_server
@@ -73,3 +78,36 @@ def test_serve_help_names_its_options(ghostwatch):
     assert out.returncode == 0
     for option in ("--host", "--port", "--no-open", "--db"):
         assert option in out.stdout
+
+
+@pytest.mark.browser
+def test_serve_starts_the_scheduled_collector_the_settings_ask_for(page, home):
+    # A browser that does not exist: the collect run fails at once, offline,
+    # and the web view says so.
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "settings.json").write_text(json.dumps({
+        "collect_interval_minutes": 60,
+        "collect_platforms": ["lancers"],
+        "collect_args": ["--browser-path", "/nonexistent/chromium"],
+    }), encoding="utf-8")
+    server = start_server(home)
+    try:
+        page.goto(f"{server.url}/?token={server.token}")
+        box = page.locator("#collecting")
+        expect(box).to_contain_text("ランサーズを60分ごと")
+        for _ in range(60):
+            if "うまくいきませんでした" in box.inner_text():
+                break
+            time.sleep(0.5)
+            page.reload()
+        expect(box).to_contain_text("ブラウザが見つかりません")
+    finally:
+        stop_server(server)
+    assert server.process.returncode == 0
+
+
+@pytest.mark.browser
+def test_without_settings_there_is_no_collector(page, live_server):
+    page.goto(f"{live_server.url}/?token={live_server.token}")
+    expect(page.locator("h1")).to_contain_text("契約一覧")
+    expect(page.locator("#collecting")).to_have_count(0)
