@@ -202,3 +202,27 @@ def test_four_clients_posting_at_once_never_fail(live_server):
     assert len(answers) == 4 * len(names)
     _, body = live_server.json("GET", "/api/contracts")
     assert len(body["contracts"]) >= len(THREADS)
+
+
+def test_the_calendar_holds_eligible_from_and_deadline_dates_of_open_contracts(live_server):
+    post_all_corpus(live_server)
+    status, headers, raw = live_server.request(
+        "GET", f"/calendar.ics?token={live_server.token}&at=2026-11-21T09:00:00%2B09:00", token=False)
+    assert status == 200 and headers["Content-Type"].startswith("text/calendar")
+    text = raw.decode("utf-8")
+    assert all(len(line.encode("utf-8")) <= 75 for line in text.split("\r\n"))
+    unfolded = text.replace("\r\n ", "")
+    events = [block for block in unfolded.split("BEGIN:VEVENT")[1:]]
+    by_uid = {e.split("UID:")[1].split("\r\n")[0]: e for e in events}
+    # thread_silent_fixed: silent since 11-10 15:26 JST, so eligible from 11-17 15:26 JST (06:26 UTC).
+    eligible = by_uid["lancers-5198842-eligible@ghostwatch.local"]
+    assert "DTSTART:20261117T062600Z" in eligible
+    assert "SUMMARY:申請可能: 美容サロンのLP制作（スマホ対応・1ページ）" in eligible
+    # thread_requested: the deadline the page shows.
+    _, meta = corpus_page("lancers/thread_requested.html")
+    deadline = by_uid[f"lancers-{meta['expected']['contract_id']}-deadline@ghostwatch.local"]
+    assert "SUMMARY:連絡期限: " in deadline
+    assert f"lancers-{meta['expected']['contract_id']}-eligible@ghostwatch.local" not in by_uid
+    # Closed contracts are not in the calendar.
+    _, closed = corpus_page("lancers/thread_completed.html")
+    assert not any(closed["expected"]["contract_id"] in uid for uid in by_uid)

@@ -7,12 +7,13 @@ polite text, prints the evidence.  Whatever a client wrote stays text.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from serverkit import SCRIPT, corpus_page, hostile_lancers_thread, post_all_corpus, post_corpus
+from serverkit import CORPUS, SCRIPT, corpus_page, hostile_lancers_thread, post_all_corpus, post_corpus
 
 pytestmark = pytest.mark.browser
 
@@ -80,8 +81,13 @@ def test_the_list_shows_every_open_corpus_contract_most_urgent_first(page, live_
         sum(a["status"] in ("completed", "cancelled") for a in threads.values()))
 
 
-@pytest.mark.parametrize("name", ["lancers/thread_silent_fixed.html", "crowdworks/contract_delivered_silent.html",
-                                  "crowdworks/contract_collapsed.html", "lancers/thread_requested.html"])
+THREADS = sorted(
+    f"{p.parent.name}/{p.stem}.html" for p in CORPUS.glob("*/*.json")
+    if json.loads(p.read_text(encoding="utf-8"))["expected"]["page"] == "thread"
+)
+
+
+@pytest.mark.parametrize("name", THREADS)
 def test_a_contract_page_shows_the_verdict_timeline_picture_and_messages(page, live_server, name):
     _, meta = corpus_page(name)
     expected = meta["expected"]
@@ -99,8 +105,10 @@ def test_a_contract_page_shows_the_verdict_timeline_picture_and_messages(page, l
     svg = page.locator("#timeline-svg")
     expect(svg.locator("circle.dot")).to_have_count(sum(expected["messages"].values()))
     expect(svg.locator("circle.dot-client")).to_have_count(expected["messages"]["client"])
-    expect(svg.locator("rect.gap")).to_have_count(1)
-    expect(svg.locator("line.mark-eligible")).to_have_count(1)
+    closed = expected["verdict"]["state"] == "closed"
+    expect(svg.locator("rect.gap")).to_have_count(0 if closed else 1)
+    expect(svg.locator("line.mark-eligible")).to_have_count(0 if closed else 1)
+    expect(svg.locator("line.mark-now")).to_have_count(1)
     if expected["verdict"]["deadline_at"]:
         expect(svg.locator("line.mark-deadline")).to_have_count(1)
         expect(page.locator("#deadline-at")).to_be_visible()
