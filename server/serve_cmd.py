@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
+import threading
 import webbrowser
 
 import click
@@ -53,6 +55,21 @@ def make_request_handler():
             self.log("info", '"%s %s" %s %s', self.command, path, code, size)
 
     return QuietHandler
+
+
+def open_in_browser(url: str) -> None:
+    """Open the web view in the desktop's browser; without a desktop (SSH, a
+    container) do nothing rather than start a text browser in this terminal."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return
+    threading.Thread(target=_open, args=(url,), daemon=True).start()
+
+
+def _open(url: str) -> None:
+    try:
+        webbrowser.open(url)
+    except Exception:  # noqa: BLE001 - no browser is fine: the URL is printed
+        pass
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -136,10 +153,7 @@ def register(cli):
 
         signal.signal(signal.SIGTERM, terminate)
         if open_browser:
-            try:
-                webbrowser.open(url)
-            except Exception:  # noqa: BLE001 - no browser is fine: the URL is printed
-                pass
+            open_in_browser(url)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
