@@ -31,7 +31,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, current_app, request
+from flask import Flask, Request, current_app
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")

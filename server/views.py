@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from collector.timeutil import DAY, JST, iso, now, parse_instant
 from server import rules, service
@@ -28,17 +36,6 @@ from server.store import STEP_KINDS
 bp = Blueprint("views", __name__)
 
 WEEKDAYS = "月火水木金土日"
-STATE_COLORS = {
-    "overdue": "#b71c1c",
-    "eligible": "#c62828",
-    "unreadable": "#6a1b9a",
-    "requested": "#00838f",
-    "not_eligible": "#ef6c00",
-    "nudge": "#f9a825",
-    "ok": "#2e7d32",
-    "unknown": "#757575",
-    "closed": "#9e9e9e",
-}
 STEP_LABELS = {
     "reminder_sent": "催促メッセージを送った",
     "report_filed": "完了報告（納品）をした",
@@ -99,7 +96,6 @@ def register_filters(app) -> None:
     app.jinja_env.filters.update(jdatetime=jdatetime, jdate=jdate, ago=ago)
     app.jinja_env.globals.update(
         STATE_LABELS=rules.STATE_LABELS,
-        STATE_COLORS=STATE_COLORS,
         PLATFORM_LABELS=rules.PLATFORM_LABELS,
         STATUS_LABELS=rules.STATUS_LABELS,
         PAY_TYPE_LABELS=rules.PAY_TYPE_LABELS,
@@ -324,8 +320,7 @@ def contract(platform: str, contract_id: str):
     return render_template(
         "contract.html", v=verdict, messages=messages, steps=steps, at=at,
         picture=timeline_picture(messages, verdict, at), checklist=checklist(verdict, steps),
-        fresh=freshness(verdict, at), texts=texts(verdict, steps, at), office=OFFICE[platform]
-        if platform in OFFICE else "事務局", step_kinds=STEP_KINDS,
+        fresh=freshness(verdict, at), texts=texts(verdict, steps, at), office=OFFICE.get(platform, "事務局"),
         now_local=at.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
         query=at_query("at" in request.args, at),
     )

@@ -13,7 +13,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from serverkit import CORPUS, SCRIPT, corpus_page, hostile_lancers_thread, post_all_corpus, post_corpus
+from serverkit import (
+    CORPUS,
+    SCRIPT,
+    corpus_page,
+    hostile_lancers_thread,
+    post_all_corpus,
+    post_corpus,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -123,7 +130,7 @@ def test_a_contract_page_shows_the_verdict_timeline_picture_and_messages(page, l
 
 def test_recording_a_lancers_request_starts_its_seven_day_deadline(page, live_server):
     post_corpus(live_server, "lancers/thread_silent_fixed.html")
-    sign_in(page, live_server, f"/contracts/lancers/5198842?at=2026-11-21T12%3A00%3A00%2B09%3A00")
+    sign_in(page, live_server, "/contracts/lancers/5198842?at=2026-11-21T12%3A00%3A00%2B09%3A00")
     expect(page.locator("#verdict")).to_have_attribute("data-state", "eligible")
     step = page.locator('li.step[data-step="request_filed"]')
     step.locator('input[name="done_at"]').fill("2026-11-21T10:00")
