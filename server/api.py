@@ -8,6 +8,9 @@ Every route but ``/api/health`` needs ``Authorization: Bearer <token>``
     GET    /api/summary                                  {counts, needing_action, badge}
     GET    /api/contracts                                {"at", "contracts": [verdict + badge]}
     GET    /api/contracts/<platform>/<id>                verdict + badge, messages, recorded_steps
+
+A verdict in an answer also has ``badge: {text, color}`` and ``view_url``, its
+page in the web view (for the extension's popup).
     POST   /api/contracts/<platform>/<id>/steps {step, done_at?, note?}   201, the new verdict
     DELETE /api/contracts/<platform>/<id>/steps/<step id>                the new verdict
 
@@ -21,6 +24,7 @@ that is not an HTML page, an instant that is not ISO 8601).
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from flask import Blueprint, jsonify, request
 
@@ -115,7 +119,12 @@ def count_badge(verdicts: list[dict]) -> dict:
 
 
 def with_badge(verdict: dict) -> dict:
-    return {**verdict, "badge": rules.badge(verdict)}
+    """A verdict as the API gives it: with its badge and its page in the web view."""
+    return {**verdict, "badge": rules.badge(verdict), "view_url": view_url(verdict)}
+
+
+def view_url(verdict: dict) -> str:
+    return f"{request.host_url}contracts/{quote(verdict['platform'])}/{quote(verdict['contract_id'])}"
 
 
 def contract_or_404(platform: str, contract_id: str, at=None) -> dict:
@@ -165,7 +174,7 @@ def post_snapshot():
         # This page could not be read (though a page captured later could): answer
         # for the page that was sent, never with a count of days read from another.
         verdict.update(state="unreadable", unreadable_reason=answer["reason"])
-    return jsonify({**verdict, **common, "badge": rules.badge(verdict)})
+    return jsonify({**with_badge(verdict), **common})
 
 
 @bp.get("/summary")

@@ -148,6 +148,7 @@ def test_one_contract_with_its_messages(live_server):
     senders = [m["sender"] for m in body["messages"]]
     assert (senders.count("client"), senders.count("me"), senders.count("system")) == (3, 6, 3)
     assert body["recorded_steps"] == []
+    assert body["view_url"] == f"{live_server.url}/contracts/lancers/5198842"
     status, missing = live_server.json("GET", "/api/contracts/lancers/999")
     assert status == 404 and "999" in missing["message"]
 

@@ -193,6 +193,16 @@ def test_pair_page_offers_the_token_to_the_extension(page, live_server):
     expect(page.locator("code#ghostwatch-token")).to_have_text(live_server.token)
     assert page.locator("body").get_attribute("data-ghostwatch-token") == live_server.token
     assert page.locator("body").get_attribute("data-ghostwatch-server") == f"http://127.0.0.1:{live_server.port}"
+    calendar_url = page.locator("#calendar-url").inner_text()
+    assert calendar_url == f"http://127.0.0.1:{live_server.port}/calendar.ics?token={live_server.token}"
+    assert live_server.request("GET", calendar_url.removeprefix(live_server.url), token=False)[0] == 200
+
+
+def test_the_popup_link_of_a_contract_opens_its_page(page, live_server):
+    _, answer = post_corpus(live_server, "lancers/thread_silent_fixed.html")
+    sign_in(page, live_server)
+    page.goto(answer["view_url"])
+    expect(page.locator("#contract-title")).to_have_text(answer["title"])
 
 
 def test_copy_buttons_put_the_text_on_the_clipboard(page, live_server):
