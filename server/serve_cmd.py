@@ -138,7 +138,8 @@ def register(cli):
         settings = load_settings()
         app = create_app(db, token, port=actual_port, settings=settings)
         server.app = app
-        url = f"http://127.0.0.1:{actual_port}/?token={token}"
+        shown_host = {"localhost": "localhost", "::1": "[::1]"}.get(host, "127.0.0.1")
+        url = f"http://{shown_host}:{actual_port}/?token={token}"
         click.echo(f"ghostwatch を起動しました（データベース: {db}）")
         click.echo("ブラウザで次の URL を開いてください:")
         click.echo(f"    {url}")
