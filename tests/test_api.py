@@ -8,10 +8,14 @@ pages answer in their own way; the summary feeds the global badge.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
+from conftest import ROOT
 from serverkit import CORPUS, corpus_page, post_all_corpus, post_corpus, snapshot_body
 
 GREEN, AMBER, RED, GREY = "#2e7d32", "#f9a825", "#c62828", "#757575"
@@ -226,3 +230,43 @@ def test_the_calendar_holds_eligible_from_and_deadline_dates_of_open_contracts(l
     # Closed contracts are not in the calendar.
     _, closed = corpus_page("lancers/thread_completed.html")
     assert not any(closed["expected"]["contract_id"] in uid for uid in by_uid)
+
+
+def test_the_extension_and_the_collector_write_at_once_without_database_is_locked(live_server, ghostwatch):
+    """API posts from 2 threads while 2 other processes ingest into the same
+    database file (as ``ghostwatch collect`` does)."""
+    errors = []
+
+    def extension(k: int):
+        for n, name in enumerate(THREADS):
+            body = snapshot_body(name)
+            body["html"] += f"<!-- extension {k} {n} -->"
+            status, answer = live_server.json("POST", "/api/snapshots", body)
+            if status != 200:
+                errors.append((name, status, answer))
+
+    def collector(k: int):
+        for n, name in enumerate(reversed(THREADS)):
+            html, meta = corpus_page(name)
+            path = live_server.home.parent / f"collector-{k}-{n}.html"
+            path.write_text(html + f"<!-- collector {k} {n} -->", encoding="utf-8")
+            proc = subprocess.run(
+                [sys.executable, "-m", "server.cli", "ingest", str(path), "--url", meta["url"],
+                 "--captured-at", meta["captured_at"]],
+                capture_output=True, text=True, cwd=ROOT, timeout=120,
+                env={**os.environ, "GHOSTWATCH_HOME": str(live_server.home)},
+            )
+            if proc.returncode != 0:
+                errors.append((name, proc.returncode, proc.stderr[-300:]))
+
+    threads = [threading.Thread(target=extension, args=(k,)) for k in range(2)]
+    threads += [threading.Thread(target=collector, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    _, body = live_server.json("GET", "/api/contracts")
+    assert len(body["contracts"]) == len(THREADS)
+    snapshots = ghostwatch("reparse")
+    assert f"{4 * len(THREADS)} 件" in snapshots.stdout
