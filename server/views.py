@@ -27,6 +27,7 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup
 
 from collector.timeutil import DAY, JST, iso, now, parse_instant
 from server import rules, service
@@ -408,7 +409,9 @@ def texts(verdict: dict, steps: list[dict], at: datetime) -> dict:
         "silence": "" if days is None else f"（{days}日{'以上' if verdict.get('silence_is_lower_bound') else ''}経過）",
         "deadline": f"（連絡期限 {jdatetime(verdict['deadline_at'])}）" if verdict.get("deadline_at") else "",
     }
+    # Rendered with autoescape (they are .html, so that they ship with the
+    # package), hence Markup: escaped once, then placed in a <textarea> as is.
     return {
-        "reminder": render_template("texts/reminder.txt", **context).strip() + "\n",
-        "office": render_template("texts/office.txt", **context).strip() + "\n",
+        "reminder": Markup(render_template("text_reminder.html", **context).strip() + "\n"),
+        "office": Markup(render_template("text_office.html", **context).strip() + "\n"),
     }

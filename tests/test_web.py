@@ -172,6 +172,7 @@ def test_a_message_or_title_with_a_script_never_runs_and_reads_as_text(page, liv
     page.goto(live_server.url + "/contracts/lancers/5198842")
     expect(page.locator("li.message.sender-client").last).to_contain_text(SCRIPT)
     expect(page.locator("#contract-title")).to_have_text(re.compile(re.escape(SCRIPT)))
+    expect(page.locator("#text-office")).to_have_value(re.compile("・仕事: " + re.escape(SCRIPT)))
     assert page.locator("script:not([src])").count() == 0
     assert page.evaluate("window.__pwned") is None
 
