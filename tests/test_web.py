@@ -244,3 +244,26 @@ def test_a_web_page_cannot_read_the_api_even_knowing_where_it_is(page, live_serv
         catch (e) { return 'blocked'; }
     }""", live_server.url)
     assert result == "blocked"
+
+
+def test_contracts_seen_only_on_a_list_or_unreadable_are_shown_as_such(page, live_server):
+    post_corpus(live_server, "lancers/working_list.html")
+    unreadable = {"url": "https://www.lancers.jp/mypage/message?boardId=7123456",
+                  "html": "<!DOCTYPE html><html><body><h1>メンテナンス中です</h1></body></html>",
+                  "captured_at": AT}
+    assert live_server.json("POST", "/api/snapshots", unreadable)[0] == 200
+    sign_in(page, live_server)
+    row = page.locator('tr.contract[data-contract-id="7123456"]')
+    expect(row.locator(".chip")).to_have_text("読み取り不可")
+    expect(row.locator(".days")).to_have_text("—")  # never 0 days
+    expect(row.locator(".action")).to_contain_text("ページを再取得")
+    _, meta = corpus_page("lancers/working_list.html")
+    listed = meta["expected"]["contracts"][0]
+    row = page.locator(f'tr.contract[data-contract-id="{listed["contract_id"]}"]')
+    expect(row.locator(".chip")).to_have_text("未確認")
+    expect(row.locator("a.open-page")).to_have_attribute("href", re.compile(r"^https://www\.lancers\.jp/"))
+    row.locator("a.title").click()
+    expect(page.locator("#verdict")).to_have_attribute("data-state", "unknown")
+    expect(page.locator("#messages")).to_contain_text("メッセージはまだ記録されていません")
+    page.goto(f"{live_server.url}/contracts/lancers/7123456")
+    expect(page.locator("ul.reasons")).to_contain_text("読み取れませんでした")
