@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -115,6 +116,14 @@ def lancers_shifted(name: str, last_client_ago: timedelta, now: datetime | None 
 
     html, n = _LANCERS_TIME.subn(move, html)
     assert n, "no message time"
+
+    def move_deadline(m):
+        y, mo, d, hh, mm = (int(g) for g in m.groups())
+        when = (datetime(y, mo, d, hh, mm, tzinfo=JST) + delta).astimezone(JST)
+        return f"連絡期限：{when.year}年{when.month}月{when.day}日 {when.hour:02d}:{when.minute:02d}"
+
+    # A filed request's deadline moves with the messages.
+    html = re.sub(r"連絡期限[：:]\s*(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})", move_deadline, html)
     return meta["url"], html, last + delta
 
 
@@ -297,3 +306,69 @@ def extension_browser(playwright, standin, lang: str = "ja", extra_args: list[st
     finally:
         context.close()
         subprocess.run(["rm", "-rf", profile], check=False)
+
+
+# --- the screenshots of docs/extension.md ----------------------------------------------
+
+
+def make_screenshots(out_dir: Path) -> list[Path]:
+    """Render the popup and the options page, in Japanese, with a few contracts
+    needing action, into ``out_dir`` (docs/images):
+
+        .venv/bin/python tests/extension_helpers.py docs/images
+    """
+    from playwright.sync_api import sync_playwright
+
+    from standin import RunningStandIn
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="gw-shots-")) / "home"
+    try:  # the default port, as the user sees it, when it is free
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 8765))
+        port = 8765
+    except OSError:
+        port = None
+    server = start_server_on(home, port)
+    written = []
+    try:
+        with RunningStandIn() as standin, sync_playwright() as p, extension_browser(p, standin) as ext:
+            ext.configure(server.url, server.token)
+            pages = [
+                lancers_shifted("thread_silent_fixed", timedelta(days=10, hours=3)),
+                lancers_shifted("thread_requested", timedelta(days=21)),
+                crowdworks_shifted("contract_delivered_silent", timedelta(days=9, hours=5)),
+                crowdworks_shifted("contract_hourly_nudge", timedelta(days=4, hours=2)),
+                crowdworks_shifted("contract_recent", timedelta(days=1, hours=3)),
+            ]
+            for url, html, _ in pages:
+                standin.route(url, html)
+                ext.context.new_page().goto(url)
+            for url, _, _ in pages:
+                ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"))
+
+            popup = ext.context.new_page()
+            popup.set_viewport_size({"width": 380, "height": 600})
+            popup.goto(ext.url("popup.html"))
+            popup.wait_for_selector("li.contract")
+            path = out_dir / "extension-popup.png"
+            popup.screenshot(path=str(path), full_page=True)
+            written.append(path)
+
+            options = ext.context.new_page()
+            options.set_viewport_size({"width": 820, "height": 900})
+            options.goto(ext.url("options.html"))
+            options.wait_for_selector("#status.ok, #status.problem")
+            path = out_dir / "extension-options.png"
+            options.screenshot(path=str(path), full_page=True)
+            written.append(path)
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=10)
+    return written
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    for written_path in make_screenshots(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "images")):
+        print(written_path)

@@ -351,3 +351,29 @@ def test_popup_lists_what_needs_action_and_notifies_once(ext, live_server, stand
     result = popup.evaluate("(id) => chrome.runtime.sendMessage({type: 'capture-tab', tabId: id})", tab)
     assert result == {"ok": True, "queued": False, "problem": None}
     assert len(snapshot_rows(live_server.home)) == before + 1
+
+
+def test_a_passed_deadline_notifies_once(ext, live_server, standin):
+    paired(ext, live_server)
+    # A filed Lancers request whose 7-day deadline passed yesterday.
+    url, html, _ = lancers_shifted("thread_requested", timedelta(days=21))
+    standin.route(url, html)
+    page = open_tab(ext, url)
+    text, color, title = ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"))
+    status, contract = live_server.json("GET", "/api/contracts/lancers/5176609")
+    assert contract["state"] == "overdue"
+    assert (text, color) == (str(contract["silent_days"]), RED)
+    assert title == ext.message("titleContract", contract["title"], ext.message("state_overdue"),
+                                contract["silent_days"])
+    key = f"lancers/5176609/overdue/{contract['deadline_at']}"
+    wait_for(lambda: key in ext.evaluate("chrome.notifications.getAll()"), what="the overdue notification")
+
+    # Seen again (a reload, the summary alarm): no second notification.
+    ext.evaluate("(k) => chrome.notifications.clear(k)", key)
+    time.sleep(1.1)
+    page.reload()
+    wait_for(lambda: len(snapshot_rows(live_server.home)) == 2, what="the second snapshot")
+    ext.evaluate("chrome.alarms.create('summary', {when: Date.now(), periodInMinutes: 1})")
+    time.sleep(3)
+    assert ext.evaluate("chrome.notifications.getAll()") == {}
+    assert list(ext.storage("notified")["notified"]) == [key]
