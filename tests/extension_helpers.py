@@ -127,6 +127,31 @@ def lancers_shifted(name: str, last_client_ago: timedelta, now: datetime | None 
     return meta["url"], html, last + delta
 
 
+def _element_end(html: str, start: int) -> int:
+    """The end of the ``<div>`` element starting at ``start``."""
+    depth = 0
+    for m in re.finditer(r"<div\b|</div>", html[start:]):
+        depth += 1 if m.group(0) != "</div>" else -1
+        if depth == 0:
+            return start + m.end()
+    raise ValueError("unclosed <div>")
+
+
+def rendered_late(html: str, list_class: str, delay_ms: int) -> str:
+    """The page with its message list (the ``<div>`` whose class starts with
+    ``list_class``) left empty and filled in by a script after ``delay_ms``, as
+    a client-side rendered page does.  The markup waits in a JSON string, so
+    the page holds no message before then."""
+    m = re.search(rf'<div class="{re.escape(list_class)}[^"]*">', html)
+    end = _element_end(html, m.start())
+    inner = html[m.end():end - len("</div>")]
+    payload = json.dumps(inner).replace("<", "\\u003c").replace(">", "\\u003e")
+    script = (f"<script>setTimeout(function () {{ document.getElementById('late-list').innerHTML = {payload}; }},"
+              f" {delay_ms});</script>")
+    return html[:m.start()] + html[m.start():m.end()].replace("<div ", "<div id='late-list' ", 1) + "</div>" + \
+        html[end:].replace("</body>", script + "</body>", 1)
+
+
 def unreadable_page(title: str = "メッセージ") -> str:
     return (f"<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'><title>{title}</title></head>"
             "<body><h1>メンテナンス中</h1><p>ただいまメッセージを表示できません。</p></body></html>")

@@ -17,7 +17,7 @@ import pytest
 from conftest import stop_server
 from extension_helpers import (
     AMBER, ERROR_PURPLE, EXTENSION_DIR, GREEN, GREY, JST, RED, crowdworks_shifted, extension_browser,
-    extension_id, lancers_shifted, snapshot_rows, start_server_on, unreadable_page, wait_for, whole_days,
+    extension_id, lancers_shifted, rendered_late, snapshot_rows, start_server_on, unreadable_page, wait_for, whole_days,
 )
 
 SILENT_AGO = timedelta(days=10, hours=3)
@@ -130,7 +130,8 @@ def test_silent_recent_and_unreadable_contracts_badged_and_stored(ext, live_serv
     status, contract = live_server.json("GET", "/api/contracts/lancers/999")
     assert status == 200 and contract["state"] == "unreadable"
     assert title == ext.message("titleUnreadable", contract["unreadable_reason"])
-    assert len(snapshot_rows(live_server.home)) == 3
+    rows = snapshot_rows(live_server.home)
+    assert [r["read_state"] for r in rows] == ["ok", "ok", "unreadable"]
     assert ext.storage("queue")["queue"] == []
 
 
@@ -153,6 +154,20 @@ def test_list_page_badges_the_contracts_needing_action(ext, live_server, standin
     # Contracts seen only on a list are "unknown": none needs action yet.
     assert (text, color) == ("0", GREEN)
     assert title == ext.message("titleList", 0)
+
+
+def test_waits_for_messages_rendered_by_script(ext, live_server, standin):
+    paired(ext, live_server)
+    url, html, _ = crowdworks_shifted("contract_recent", RECENT_AGO)
+    standin.route(url, rendered_late(html, "_messageList_", 2500))
+    open_tab(ext, url)
+    text, color, _ = ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"))
+    assert (text, color) == ("1", GREEN)
+    # One snapshot, taken once the messages were there (not an empty page before).
+    [row] = snapshot_rows(live_server.home)
+    assert row["read_state"] == "ok"
+    status, contract = live_server.json("GET", "/api/contracts/crowdworks/11873402")
+    assert contract["state"] == "ok" and len(contract["messages"]) == 9
 
 
 def test_new_messages_sent_again_other_changes_not(ext, live_server, standin):
