@@ -235,8 +235,13 @@ function newId() {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
-async function enqueue(snapshot) {
-  const entry = { id: newId(), ...snapshot };
+// The queue holds each entry's metadata; its page is kept under its own key,
+// so adding or removing one entry never rewrites every queued page.
+const pageKey = (id) => `snapshot:${id}`;
+
+async function enqueue({ html, ...meta }) {
+  const entry = { id: newId(), ...meta };
+  await chrome.storage.local.set({ [pageKey(entry.id)]: html });
   await serial(async () => {
     const queue = await getLocal(KEYS.queue, []);
     queue.push(entry);
@@ -250,6 +255,7 @@ async function dequeue(id) {
     const queue = await getLocal(KEYS.queue, []);
     await chrome.storage.local.set({ [KEYS.queue]: queue.filter((e) => e.id !== id) });
   });
+  await chrome.storage.local.remove(pageKey(id));
 }
 
 let flushing = null;
@@ -283,11 +289,16 @@ async function flushOnce() {
     const queue = await getLocal(KEYS.queue, []);
     if (!queue.length) break;
     const entry = queue[0];
+    const html = await getLocal(pageKey(entry.id), null);
+    if (typeof html !== "string") {
+      await dequeue(entry.id); // cannot happen: the page is stored before its entry
+      continue;
+    }
     try {
       const answer = await request("/api/snapshots", {
         method: "POST",
         settings,
-        body: { url: entry.url, html: entry.html, captured_at: entry.captured_at },
+        body: { url: entry.url, html, captured_at: entry.captured_at },
       });
       await dequeue(entry.id);
       sent += 1;

@@ -251,7 +251,8 @@ def test_snapshot_taken_while_server_down_arrives_when_it_is_back(ext, tmp_path,
     assert title == ext.message("titleServerDown", 1)
     queue = ext.storage("queue")["queue"]
     assert [e["url"] for e in queue] == [url]
-    assert queue[0]["html"].startswith("<html") and "美容サロンのLP制作" in queue[0]["html"]
+    kept = ext.storage(f"snapshot:{queue[0]['id']}")[f"snapshot:{queue[0]['id']}"]
+    assert kept.startswith("<html") and "美容サロンのLP制作" in kept
     assert ext.badge()[0] == "!"
 
     # A while later (retries fail meanwhile), the user starts the server again.
@@ -266,6 +267,7 @@ def test_snapshot_taken_while_server_down_arrives_when_it_is_back(ext, tmp_path,
         # Stored with the instant it was captured, not the instant it was sent.
         assert datetime.fromisoformat(row["captured_at"]) < datetime.now(JST) - timedelta(seconds=4)
         assert ext.storage("queue")["queue"] == []
+        assert not [k for k in ext.storage() if k.startswith("snapshot:")]
         wait_for(lambda: ext.badge()[0] == "1", what="the global badge from /api/summary")
     finally:
         stop_server(server)
