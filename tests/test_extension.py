@@ -37,6 +37,16 @@ def paired(ext, server):
     return ext
 
 
+def extension_page(ext, path):
+    """An extension page in a tab, with the script errors it raises collected."""
+    page = ext.context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda err: page.errors.append(str(err)))
+    page.on("console", lambda msg: msg.type == "error" and page.errors.append(msg.text))
+    page.goto(ext.url(path))
+    return page
+
+
 def open_tab(ext, url):
     page = ext.context.new_page()
     page.goto(url, wait_until="load")
@@ -226,11 +236,11 @@ def test_nothing_sent_from_unrelated_pages(ext, live_server, standin):
 
     # "Capture this page now" refuses them too.
     tab = ext.tab_id(unrelated[0])
-    popup = ext.context.new_page()
-    popup.goto(ext.url("popup.html"))
+    popup = extension_page(ext, "popup.html")
     result = popup.evaluate("(id) => chrome.runtime.sendMessage({type: 'capture-tab', tabId: id})", tab)
     assert result == {"ok": False, "reason": "not_watched"}
     assert snapshot_rows(live_server.home) == []
+    assert popup.errors == []
 
 
 # --- server down, token wrong: kept, sent later -------------------------------------------
@@ -284,8 +294,7 @@ def test_wrong_token_keeps_the_snapshot_until_paired(ext, live_server, standin):
     assert len(ext.storage("queue")["queue"]) == 1
 
     # Paired by hand on the options page: the queue goes out.
-    options = ext.context.new_page()
-    options.goto(ext.url("options.html"))
+    options = extension_page(ext, "options.html")
     options.fill("#token", live_server.token)
     options.click("#test")
     wait_for(lambda: options.get_attribute("#settings-result", "data-ok") == "true", what="the connection test")
@@ -294,6 +303,7 @@ def test_wrong_token_keeps_the_snapshot_until_paired(ext, live_server, standin):
     ext.wait_badge(url, lambda t, c, ti: t == "1", timeout=30)
     assert [r["url"] for r in snapshot_rows(live_server.home)] == [url]
     assert ext.storage("token")["token"] == live_server.token
+    assert options.errors == []
 
 
 # --- pairing, popup, notifications ----------------------------------------------------------
@@ -303,8 +313,7 @@ def test_pairing_in_one_step_from_the_options_page(ext, live_server):
     # The user opened the address ghostwatch serve printed once (the web view's cookie).
     page = ext.context.new_page()
     page.goto(f"{live_server.url}/?token={live_server.token}")
-    options = ext.context.new_page()
-    options.goto(ext.url("options.html"))
+    options = extension_page(ext, "options.html")
     options.fill("#serverUrl", live_server.url)
     options.get_by_role("button", name=ext.message("optionsPairButton")).click()
     wait_for(lambda: options.get_attribute("#pair-result", "data-ok") == "true", what="pairing")
@@ -313,16 +322,17 @@ def test_pairing_in_one_step_from_the_options_page(ext, live_server):
     assert ext.storage("serverUrl", "token") == {"serverUrl": live_server.url, "token": live_server.token}
     # The pairing tab it opened is closed again.
     assert not [p for p in ext.context.pages if p.url.startswith(f"{live_server.url}/pair")]
+    assert options.errors == []
 
 
 def test_pairing_without_the_web_view_session_says_what_to_do(ext, live_server):
-    options = ext.context.new_page()
-    options.goto(ext.url("options.html"))
+    options = extension_page(ext, "options.html")
     options.fill("#serverUrl", live_server.url)
     options.click("#pair")
     wait_for(lambda: options.get_attribute("#pair-result", "data-ok") == "false", what="the refusal")
     assert "?token=" in options.inner_text("#pair-result")
     assert ext.storage("token").get("token") in (None, "")
+    assert options.errors == []
 
 
 def test_popup_lists_what_needs_action_and_notifies_once(ext, live_server, standin):
@@ -336,8 +346,7 @@ def test_popup_lists_what_needs_action_and_notifies_once(ext, live_server, stand
     ext.wait_badge(silent_url, lambda t, c, ti: t == "10")
     ext.wait_badge(recent_url, lambda t, c, ti: t == "1")
 
-    popup = ext.context.new_page()
-    popup.goto(ext.url("popup.html"))
+    popup = extension_page(ext, "popup.html")
     popup.wait_for_selector("li.contract")
     items = popup.locator("li.contract")
     assert items.count() == 1  # the recent one needs nothing
@@ -368,6 +377,7 @@ def test_popup_lists_what_needs_action_and_notifies_once(ext, live_server, stand
     result = popup.evaluate("(id) => chrome.runtime.sendMessage({type: 'capture-tab', tabId: id})", tab)
     assert result == {"ok": True, "queued": False, "problem": None}
     assert len(snapshot_rows(live_server.home)) == before + 1
+    assert popup.errors == []
 
 
 def test_a_passed_deadline_notifies_once(ext, live_server, standin):
