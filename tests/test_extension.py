@@ -25,6 +25,16 @@ RECENT_AGO = timedelta(days=1, hours=3)
 NUDGE_AGO = timedelta(days=4, hours=3)
 
 
+@pytest.fixture(autouse=True)
+def restore_standin_routes(standin):
+    """These tests serve shifted copies at corpus URLs: the session's stand-in
+    serves the corpus again afterwards, for the tests that come later."""
+    saved = dict(standin.routes)
+    yield
+    standin.routes.clear()
+    standin.routes.update(saved)
+
+
 @pytest.fixture
 def ext(playwright, standin):
     # GHOSTWATCH_EXT_LANG=en runs the UI in English (as on a Chromium without chromium-l10n).
