@@ -414,3 +414,18 @@ def test_a_passed_deadline_notifies_once(ext, live_server, standin):
     time.sleep(3)
     assert ext.evaluate("chrome.notifications.getAll()") == {}
     assert list(ext.storage("notified")["notified"]) == [key]
+
+
+def test_global_badge_follows_the_summary_on_its_schedule(ext, live_server):
+    paired(ext, live_server)
+    alarm = wait_for(lambda: ext.evaluate("chrome.alarms.get('summary')"), what="the summary alarm")
+    assert alarm["periodInMinutes"] == 1
+    # The collector (not the extension) stores a silent contract.
+    url, html, _ = lancers_shifted("thread_silent_fixed", SILENT_AGO)
+    status, _ = live_server.json("POST", "/api/snapshots", {
+        "url": url, "html": html, "captured_at": datetime.now(JST).isoformat(), "source": "collector"})
+    assert status == 200
+    ext.evaluate("chrome.alarms.create('summary', {when: Date.now(), periodInMinutes: 1})")
+    text, color, title = wait_for(lambda: (b := ext.badge()) and b[0] == "1" and b, what="the global badge")
+    assert color == RED
+    assert title == ext.message("titleSummary", 1)
