@@ -121,30 +121,35 @@ class LiveServer:
         return status, json.loads(raw) if raw else None
 
 
-def start_server(home: Path, extra_env: dict | None = None) -> LiveServer:
-    port = free_port()
+def start_server(home: Path, port: int | None = None, serve_args: tuple | list = (),
+                 extra_env: dict | None = None, timeout: float = 30) -> LiveServer:
+    """``ghostwatch serve --port PORT --no-open [serve_args]`` with ``home`` as
+    its data directory; waits for /api/health.  Pass ``port`` to start again on
+    the port of a stopped server."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
     env = {**os.environ, "GHOSTWATCH_HOME": str(home), **(extra_env or {})}
-    log = open(home.parent / f"server-{port}.log", "wb")
+    log_path = home.parent / f"server-{port}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--no-open"],
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--no-open", *serve_args],
         cwd=ROOT,
         env=env,
-        stdout=log,
+        stdout=open(log_path, "ab"),
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"ghostwatch serve exited: {(home.parent / f'server-{port}.log').read_text()}")
+            raise RuntimeError(f"ghostwatch serve exited: {log_path.read_text()}")
         try:
             with urllib.request.urlopen(url + "/api/health", timeout=2):
                 break
         except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"ghostwatch serve did not answer /api/health in {timeout} s") from None
             time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError("ghostwatch serve did not answer /api/health in 30 s")
     token = (home / "token").read_text().strip()
     return LiveServer(url=url, port=port, token=token, home=home, process=proc)
 

@@ -16,12 +16,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from conftest import ROOT, LiveServer, free_port
+from conftest import ROOT, LiveServer, start_server
 from serverkit import corpus_page
 
 EXTENSION_DIR = ROOT / "extension"
@@ -161,30 +160,8 @@ def unreadable_page(title: str = "メッセージ") -> str:
 
 
 def start_server_on(home: Path, port: int | None = None, timeout: float = 30) -> LiveServer:
-    """``ghostwatch serve --port PORT --no-open`` in ``home``; again on the same
-    port after a stop (conftest's ``start_server`` picks a new port each time)."""
-    home.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    log_path = home.parent / f"server-{port}.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--no-open"],
-        cwd=ROOT, env={**os.environ, "GHOSTWATCH_HOME": str(home)},
-        stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ghostwatch serve exited: {log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/api/health", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"ghostwatch serve did not answer /api/health in {timeout} s") from None
-            time.sleep(0.1)
-    return LiveServer(url=url, port=port, token=(home / "token").read_text().strip(), home=home, process=proc)
+    """``ghostwatch serve`` in ``home``; again on the same port after a stop."""
+    return start_server(home, port=port, timeout=timeout)
 
 
 def snapshot_rows(home: Path) -> list[dict]:

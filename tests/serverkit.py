@@ -72,33 +72,6 @@ def no_redirect(server, method: str, path: str, body: bytes | None = None, heade
 
 def start_server(home: Path, serve_args: list[str] = ()):
     """conftest's ``start_server``, with extra ``ghostwatch serve`` options."""
-    import os
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    import conftest
 
-    from conftest import ROOT, LiveServer, free_port
-
-    home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log_path = home.parent / f"server-{port}.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--no-open", *serve_args],
-        cwd=ROOT, env={**os.environ, "GHOSTWATCH_HOME": str(home)},
-        stdout=open(log_path, "wb"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ghostwatch serve exited: {log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/api/health", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("ghostwatch serve did not answer /api/health in 30 s") from None
-            time.sleep(0.1)
-    return LiveServer(url=url, port=port, token=(home / "token").read_text().strip(), home=home, process=proc)
+    return conftest.start_server(home, serve_args=serve_args)

@@ -218,7 +218,6 @@ def test_fetcher_yields_an_unrecognised_list_then_says_so(site, home, tmp_path):
 
 # --- ghostwatch collect ---------------------------------------------------------
 
-import json  # noqa: E402
 import re  # noqa: E402
 
 from collector.lancers import resolve_time  # noqa: E402
