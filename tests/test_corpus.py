@@ -1,6 +1,7 @@
 """Every page of the corpus is read exactly as its JSON says, through the CLI."""
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,22 @@ def test_whole_corpus_in_one_database_sorted_by_urgency(ghostwatch):
     from server.rules import URGENCY
 
     assert [URGENCY.index(s) for s in states] == sorted(URGENCY.index(s) for s in states)
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="no shared corpus beside this checkout (a user's clone)")
+def test_the_fixtures_hold_every_page_of_the_shared_corpus():
+    """When the team's corpus grows, ./scripts/sync-corpus copies the new pages in."""
+    from standin import CORPUS
+
+    missing = [
+        str(path.relative_to(SHARED))
+        for path in SHARED.rglob("*")
+        if path.is_file() and (
+            not (CORPUS / path.relative_to(SHARED)).exists()
+            or (CORPUS / path.relative_to(SHARED)).read_bytes() != path.read_bytes()
+        )
+    ]
+    assert missing == [], "run ./scripts/sync-corpus"
