@@ -38,15 +38,6 @@
   const kind = pageKind(window.location);
   if (!kind || window.top !== window) return; // another page under the same prefix, or a frame
 
-  function isoWithOffset(date) {
-    const pad = (n, w = 2) => String(Math.abs(n)).padStart(w, "0");
-    const offset = -date.getTimezoneOffset();
-    const sign = offset >= 0 ? "+" : "-";
-    return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
-      `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
-      `.${pad(date.getMilliseconds(), 3)}${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`;
-  }
-
   const countItems = () => document.querySelectorAll(kind.items).length;
 
   let lastSentCount = -1;
@@ -62,7 +53,7 @@
         reason,
         url: window.location.href,
         html: document.documentElement.outerHTML,
-        captured_at: isoWithOffset(new Date()),
+        captured_at: new Date().toISOString(), // an exact instant; the server shows it in Japan time
       });
     } catch (err) {
       // The extension was reloaded or updated: this page's script is orphaned.
