@@ -159,10 +159,6 @@ def platform_module(name: str):
     raise KeyError(name)
 
 
-def platform_names() -> list[str]:
-    return [module.PLATFORM for module in _platforms()]
-
-
 def identify(url: str) -> PageRef:
     """Which platform and page kind a URL is; raises UnsupportedURL otherwise."""
     try:

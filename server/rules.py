@@ -23,14 +23,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from collector.timeutil import DAY, iso, parse_instant
+from collector.timeutil import DAY, JST, iso, parse_instant
 
 NUDGE_DAYS = 3
 ELIGIBLE_DAYS = 7
 LANCERS_DEADLINE_DAYS = 7
 KENSHU_DAYS = 7
 
-OPEN_STATUSES = ("in_progress", "delivered", "plan_change")
 CLOSED_STATUSES = ("completed", "cancelled")
 
 # Most urgent first: the order of ``status`` and of the web view.
@@ -82,8 +81,6 @@ def _date(value: datetime | None) -> str:
     """A date as the web view and reasons write it: 11月17日 15:26."""
     if value is None:
         return "—"
-    from collector.timeutil import JST
-
     local = value.astimezone(JST)
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 

@@ -32,24 +32,16 @@ def status(store: Store, at: datetime | None = None, include_closed: bool = True
     return verdicts
 
 
-def _contract_stats(store: Store, platform: str, contract_id: str) -> dict | None:
-    row = store.db.execute(
-        """select max(case when sender = 'client' then sent_at end), min(sent_at), count(*)
-           from messages where platform = ? and contract_id = ?""",
-        [platform, contract_id],
-    ).fetchone()
-    if not row or not row[2]:
-        return None
-    return {"last_client_at": row[0], "first_at": row[1], "count": row[2]}
-
-
 def verdict(store: Store, platform: str, contract_id: str, at: datetime | None = None) -> dict | None:
     contract = store.contract(platform, contract_id)
     if contract is None:
         return None
     at = aware(at) if at else now()
     return rules.judge(
-        contract, _contract_stats(store, platform, contract_id), store.steps(platform, contract_id), at
+        contract,
+        store.message_stats(platform, contract_id).get((platform, contract_id)),
+        store.steps(platform, contract_id),
+        at,
     )
 
 

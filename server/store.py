@@ -36,7 +36,7 @@ from collector.pages import (
     identify,
     read_page,
 )
-from collector.timeutil import aware, iso, now
+from collector.timeutil import aware, iso, now, parse_instant
 
 BUSY_TIMEOUT_MS = 30_000
 STEP_KINDS = ("reminder_sent", "report_filed", "office_contacted", "request_filed")
@@ -130,18 +130,6 @@ class IngestResult:
     snapshot_id: int
     duplicate: bool
     reading: Reading
-
-    @property
-    def platform(self) -> str:
-        return self.reading.platform
-
-    @property
-    def page(self) -> str:
-        return self.reading.page
-
-    @property
-    def contract_id(self) -> str | None:
-        return getattr(self.reading, "contract_id", None)
 
 
 def message_key(message) -> str:
@@ -320,15 +308,18 @@ class Store:
             )
         )
 
-    def message_stats(self) -> dict[tuple[str, str], dict]:
-        """Per contract: the client's last message, the earliest message, the count."""
+    def message_stats(self, platform: str | None = None, contract_id: str | None = None) -> dict[tuple[str, str], dict]:
+        """Per contract (every one, or the one named): the client's last
+        message, the earliest message, the count."""
+        where, params = ("where platform = ? and contract_id = ?", [platform, contract_id]) if platform else ("", [])
         stats = {}
-        for platform, cid, last_client, first, count in self.db.execute(
-            """select platform, contract_id,
+        for platform_, cid, last_client, first, count in self.db.execute(
+            f"""select platform, contract_id,
                  max(case when sender = 'client' then sent_at end), min(sent_at), count(*)
-               from messages group by platform, contract_id"""
+               from messages {where} group by platform, contract_id""",
+            params,
         ):
-            stats[(platform, cid)] = {"last_client_at": last_client, "first_at": first, "count": count}
+            stats[(platform_, cid)] = {"last_client_at": last_client, "first_at": first, "count": count}
         return stats
 
     def snapshot_html(self, snapshot_id: int) -> bytes:
@@ -380,8 +371,6 @@ class Store:
             self.db.execute("delete from contracts")
             for row in snapshots:
                 raw = self.snapshot_html(row["id"])
-                from collector.timeutil import parse_instant
-
                 try:
                     reading = _read_safely(raw, row["url"], parse_instant(row["captured_at"]))
                 except Exception as err:  # NotAPage stored earlier: keep it, as unreadable
