@@ -1,29 +1,45 @@
 """The Playwright fetcher behind ``ghostwatch collect`` and ``ghostwatch login``.
 
 It drives a real Chromium on the user's dedicated ghostwatch profile, opens the
-platform's list of open contracts, then each contract's page, one page at a
-time, and hands every page it got to the caller as a ``FetchedPage`` (its final
-URL, the HTML as the browser had it after scripts ran, and the capture instant).
-It stores nothing and imports nothing from ``server``: the caller ingests.
+platform's list of open contracts (every page of it), then each contract's
+page, one page at a time, and hands every page it got to the caller as a
+``FetchedPage``: a **capture**, taken by the same routine the browser extension
+runs (``extension/capture.js``, evaluated in the page): the final URL, the HTML
+as the browser had it, the capture instant, and the same-origin JSON responses
+the platform's own UI uses (``responses``).  It stores nothing and imports
+nothing from ``server``: the caller ingests.
 
     from collector.fetch import FetchOptions, collect_pages, NotLoggedIn, UnrecognisedList
 
     with contextlib.closing(collect_pages("lancers", profile_dir, FetchOptions())) as pages:
-        for item in pages:          # FetchedPage | FailedPage, the list page first
+        for item in pages:   # FetchedPage | FailedPage | SkippedPage, the list pages first
             ...
+
+- Lancers: the working list (all its pages), then the boards list API
+  (``lancers.boards_list_url``) and each board's detail, to find the board of
+  each listed job (``with.job.id``; it stops as soon as every job has its board),
+  then a capture of each job's board (``lancers.thread_url``).  A job whose board
+  is not found is a ``SkippedPage`` (its list entry is stored from the list page).
+- CrowdWorks: the active contracts list, then a capture of each contract's page,
+  once ``#pack-message-thread[data]`` is there (not the load event).
 
 Raised from the iteration (pages already yielded stay valid):
 
 - ``NotLoggedIn``: the platform sent the browser to its login page (or showed a
-  login form); the user has to run ``ghostwatch login --platform P``;
+  login form, an e-mail code page, Google's sign-in); the user has to run
+  ``ghostwatch login --platform P``;
+- ``HumanCheck``: the site answered with a human verification page (a captcha);
+  the user has to pass it in the browser of ``ghostwatch login``;
 - ``UnrecognisedList``: the list page was fetched (and yielded, so it can be
-  stored and re-read later) but is not a list of contracts ghostwatch knows;
+  stored and re-read later) but is not a list of contracts ghostwatch knows (or
+  Lancers' boards list is not the JSON expected);
 - ``BrowserError``: Chromium could not be started (not found, profile in use).
 
 Politeness towards the real sites: one page at a time, a delay with jitter
-between pages, a timeout per page, a few retries with exponential backoff (and
-``Retry-After`` honoured) for timeouts, network errors and 408/425/429/5xx
-answers, and the browser always closed, also on errors and Ctrl-C.
+between pages (a quarter of it between the boards list's JSON requests), a
+timeout per page, a few retries with exponential backoff (and ``Retry-After``
+honoured) for timeouts, network errors and 408/425/429/5xx answers, and the
+browser always closed, also on errors and Ctrl-C.
 
 Cookies and page bodies are never logged: log lines and error messages carry
 URLs, statuses and the first line of Playwright's error only.
@@ -31,8 +47,12 @@ URLs, statuses and the first line of Playwright's error only.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import importlib
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,17 +61,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from collector import browser as browsers
-from collector.pages import (
-    ContractList,
-    ListedContract,
-    NotAPage,
-    Reading,
-    Unreadable,
-    UnsupportedURL,
-    identify,
-    platform_module,
-    read_page,
-)
+from collector.pages import ContractList, ListedContract, NotAPage, Reading, UnsupportedURL, read_page
 from collector.timeutil import now
 
 log = logging.getLogger("ghostwatch.fetch")
@@ -90,6 +100,19 @@ class UnrecognisedList(FetchError):
         )
 
 
+class HumanCheck(FetchError):
+    """The site showed a human verification page (a captcha) instead of the page."""
+
+    def __init__(self, platform: str, url: str):
+        self.platform = platform
+        self.url = url
+        super().__init__(
+            f"{platform} で人間による確認（ロボットではないことの確認）が表示されました（{_safe_url(url)}）。"
+            f"`ghostwatch login --platform {platform}` でブラウザを開いて確認を済ませてから、"
+            "もう一度実行してください。"
+        )
+
+
 class LoginAborted(FetchError):
     """The login window was closed, or the wait timed out, before the user logged in."""
 
@@ -108,11 +131,12 @@ class FetchOptions:
     jitter: float = 0.5  # ... plus up to this fraction of it, at random
     backoff: float = 2.0  # seconds before the first retry; doubles each time
     wait_until: str = "load"  # Playwright's goto wait_until
+    max_message_pages: int = 50  # Lancers message pages per capture
 
 
 @dataclass
 class FetchedPage:
-    """A page the browser showed: what ``service.ingest`` needs, and where it came from."""
+    """A captured page: what ``service.ingest`` needs, and where it came from."""
 
     kind: str  # "list" | "contract"
     url: str  # the final URL (after redirects): the one to store and read
@@ -122,12 +146,20 @@ class FetchedPage:
     status: int | None
     attempts: int
     listed: ListedContract | None = None  # the list entry, for a contract page
-    reading: Reading | None = None  # the list's reading, for the list page
+    reading: Reading | None = None  # the list's reading, for a list page
     started: float = 0.0  # time.monotonic() when the first attempt began
     seconds: float = 0.0  # spent on it, retries and their waits included
+    responses: list[dict] = field(default_factory=list)  # {"url", "status", "content_type", "body"}
+    thread_id: str | None = None  # Lancers: the board id the job was joined to
+
+    def to_capture(self) -> dict:
+        """The capture's JSON form (``collector.capture.Capture.from_json``)."""
+        return {"url": self.url, "captured_at": self.captured_at.isoformat(), "html": self.html,
+                "responses": self.responses}
 
     def __repr__(self) -> str:  # never the body
-        return f"FetchedPage({self.kind!r}, {self.url!r}, status={self.status}, attempts={self.attempts})"
+        return (f"FetchedPage({self.kind!r}, {self.url!r}, status={self.status}, attempts={self.attempts}, "
+                f"responses={len(self.responses)})")
 
 
 @dataclass
@@ -145,6 +177,19 @@ class FailedPage:
 
 
 @dataclass
+class SkippedPage:
+    """A listed contract that was not opened, and why (Lancers: no board found for the job)."""
+
+    kind: str
+    url: str
+    reason: str  # Japanese
+    listed: ListedContract | None = None
+    attempts: int = 0
+    started: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass
 class Sleeper:
     """Polite waits; tests and the benchmark swap ``sleep``."""
 
@@ -155,6 +200,11 @@ class Sleeper:
         if options.delay > 0:
             self.sleep(options.delay * (1 + self.rng.uniform(0, options.jitter)))
 
+    def between_requests(self, options: FetchOptions) -> None:
+        """Between two JSON requests of Lancers' boards list: a quarter of the page delay."""
+        if options.delay > 0:
+            self.sleep(options.delay * API_DELAY_FRACTION * (1 + self.rng.uniform(0, options.jitter)))
+
     def before_retry(self, options: FetchOptions, attempt: int, retry_after: float | None) -> None:
         wait = options.backoff * (2 ** (attempt - 1)) if options.backoff > 0 else 0.0
         if wait:
@@ -163,6 +213,72 @@ class Sleeper:
             wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
         if wait > 0:
             self.sleep(wait)
+
+
+API_DELAY_FRACTION = 0.25
+
+
+# --- the capture routine (extension/capture.js) ----------------------------------
+
+
+def capture_script_path() -> Path:
+    """``extension/capture.js``, the capture routine shared with the extension.
+
+    It lives beside the package in the source tree; an installed wheel must
+    ship it too (packaging: issue 10).
+    """
+    import collector
+
+    return Path(collector.__file__).resolve().parent.parent / "extension" / "capture.js"
+
+
+@functools.lru_cache(maxsize=1)
+def capture_script() -> str:
+    """The routine as a function for ``page.evaluate``: defines ``globalThis.ghostwatchCapture``."""
+    path = capture_script_path()
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise BrowserError(f"取得用スクリプト {path} が見つかりません: {err}") from err
+    return "() => {\n" + source + "\n}"
+
+
+# --- what a page is -------------------------------------------------------------
+
+GOOGLE_SIGN_IN_HOSTS = ("accounts.google.com",)  # also in collector.lancers (GOOGLE_SIGN_IN_HOST)
+# A bot check in front of a site (Cloudflare, reCAPTCHA, ...): its page's words.
+HUMAN_CHECK_MARKERS = re.compile(
+    r"human verification|verify you are human|are you a robot|私はロボットではありません|"
+    r"ロボットではありません|captcha|cf-challenge|challenge-platform|just a moment",
+    re.IGNORECASE,
+)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def platform_module(platform: str):
+    """``collector.lancers`` or ``collector.crowdworks``."""
+    if platform not in ("lancers", "crowdworks"):
+        raise ValueError(f"unknown platform: {platform}")
+    return importlib.import_module(f"collector.{platform}")
+
+
+def is_login(platform: str, url: str, html: str | None = None) -> bool:
+    """The platform's login pages (its module's ``is_login_page``: Lancers' form, e-mail
+    code, reminder and Google sign-in; CrowdWorks' form), and any Google sign-in."""
+    if (urlsplit(url).hostname or "") in GOOGLE_SIGN_IN_HOSTS:
+        return True
+    return bool(platform_module(platform).is_login_page(url, html))
+
+
+def is_human_check(status: int | None, body: str | None, content_type: str = "text/html") -> bool:
+    """A human verification page: an HTML error answer (403, 429, 503) in a bot check's
+    words, or any page whose title is one (never a message that merely mentions a captcha)."""
+    if not body or "html" not in (content_type or "html").lower():
+        return False
+    if status is not None and status >= 400:
+        return bool(HUMAN_CHECK_MARKERS.search(body[:200_000]))
+    title = _TITLE.search(body[:50_000])
+    return bool(title and HUMAN_CHECK_MARKERS.search(title.group(1)))
 
 
 def _safe_url(url: str) -> str:
@@ -301,13 +417,15 @@ class Browser:
 
     # one page ------------------------------------------------------------
 
-    def _load(self, url: str):
+    def _load(self, url: str, platform: str, ready: str | None = None):
         """Navigate; the document must arrive within the timeout.
 
-        A third-party script or image that never finishes loading must not
-        fail the page: once the document is there, the rest of the timeout is
-        spent waiting for ``load`` (or ``networkidle``) and the page is read
-        as it is when that wait runs out.
+        With ``ready`` (a selector), the rest of the timeout is spent waiting
+        for it (CrowdWorks' ``#pack-message-thread[data]``), not for ``load``.
+        Otherwise a third-party script or image that never finishes loading
+        must not fail the page: once the document is there, the rest of the
+        timeout is spent waiting for ``load`` (or ``networkidle``) and the page
+        is read as it is when that wait runs out.
         """
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -317,53 +435,85 @@ class Browser:
         response = self.page.goto(
             url,
             timeout=options.timeout * 1000,
-            wait_until="domcontentloaded" if later else options.wait_until,
+            wait_until="domcontentloaded" if later or ready else options.wait_until,
         )
-        if later:
-            remaining = max(0.5, options.timeout - (time.monotonic() - started))
-            try:
+        if response is not None and response.status >= 400:
+            return response
+        if is_login(platform, self.page.url):
+            return response
+        remaining = max(0.5, options.timeout - (time.monotonic() - started))
+        try:
+            if ready:
+                self.page.wait_for_selector(ready, state="attached", timeout=remaining * 1000)
+            elif later:
                 self.page.wait_for_load_state(options.wait_until, timeout=remaining * 1000)
-            except PlaywrightTimeout:
-                log.info("%s: still loading after %gs; reading it as it is", _safe_url(url), options.timeout)
+        except PlaywrightTimeout:
+            log.info("%s: not ready after %gs; capturing it as it is", _safe_url(url), options.timeout)
         return response
 
+    def _inject(self) -> None:
+        self.page.evaluate(capture_script())
+
+    def capture(self) -> dict:
+        """Run ``extension/capture.js`` in the current page: the capture's JSON form."""
+        self._inject()
+        return self.page.evaluate(
+            "(o) => globalThis.ghostwatchCapture(o)",
+            {"timeoutMs": self.options.timeout * 1000, "maxPages": self.options.max_message_pages,
+             "deadlineMs": max(60.0, self.options.timeout * 4) * 1000},
+        )
+
     def fetch(self, url: str, platform: str, kind: str, sleeper: Sleeper,
-              listed: ListedContract | None = None) -> FetchedPage | FailedPage:
-        """Load ``url`` with retries; raise ``NotLoggedIn`` on the login page."""
+              listed: ListedContract | None = None, ready: str | None = None) -> FetchedPage | FailedPage:
+        """Load and capture ``url`` with retries; raise ``NotLoggedIn`` on a login
+        page and ``HumanCheck`` on a human verification page."""
         started = time.monotonic()
-        item = self._fetch(url, platform, kind, sleeper, listed)
+        item = self._fetch(url, platform, kind, sleeper, listed, ready)
         item.started, item.seconds = started, time.monotonic() - started
         return item
 
-    def _fetch(self, url, platform, kind, sleeper, listed):
+    def _fetch(self, url, platform, kind, sleeper, listed, ready):
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-        module = platform_module(platform)
         options = self.options
         attempts = max(0, options.retries) + 1
         error, status = "", None
         for attempt in range(1, attempts + 1):
             retry_after = None
             try:
-                response = self._load(url)
-                captured_at = now()
+                response = self._load(url, platform, ready)
                 final_url = self.page.url
                 status = response.status if response is not None else None
-                if module.is_login_page(final_url, None):
+                if is_login(platform, final_url):
                     raise NotLoggedIn(platform, final_url)
                 if status is not None and status >= 400:
+                    if is_human_check(status, _body(response), _content_type(response)):
+                        raise HumanCheck(platform, final_url)
                     error = f"HTTP {status}"
                     retry_after = _retry_after(response)
                     if status not in RETRY_STATUSES:
                         log.info("%s: HTTP %s, not retried", _safe_url(url), status)
                         return FailedPage(kind, url, error, attempt, status, listed)
                 else:
-                    html = self.page.content()
-                    if module.is_login_page(final_url, html):
+                    capture = self.capture()
+                    html, final_url = capture["html"], capture["url"]
+                    if is_login(platform, final_url, html):
                         raise NotLoggedIn(platform, final_url)
-                    log.info("%s: HTTP %s in %d attempt(s)", _safe_url(final_url), status, attempt)
-                    return FetchedPage(kind, final_url, html, captured_at, url, status, attempt, listed)
+                    if is_human_check(status, html):
+                        raise HumanCheck(platform, final_url)
+                    responses = capture["responses"]
+                    for r in responses:
+                        if is_human_check(r["status"], r["body"], r["content_type"]):
+                            raise HumanCheck(platform, r["url"])
+                    busy = [r for r in responses if r["status"] in RETRY_STATUSES]
+                    if busy and attempt < attempts:
+                        error = f"HTTP {busy[0]['status']} ({_safe_url(busy[0]['url'])})"
+                    else:
+                        log.info("%s: HTTP %s, %d response(s), in %d attempt(s)", _safe_url(final_url), status,
+                                 len(responses), attempt)
+                        return FetchedPage(kind, final_url, html, _instant(capture["captured_at"]), url,
+                                           status, attempt, listed, responses=responses)
             except PlaywrightTimeout:
                 error = f"{options.timeout:g} 秒以内に読み込めませんでした"
                 self._fresh_page()
@@ -376,6 +526,73 @@ class Browser:
             if attempt < attempts:
                 sleeper.before_retry(options, attempt, retry_after)
         return FailedPage(kind, url, error, attempts, status, listed)
+
+    # one JSON request ------------------------------------------------------
+
+    def get(self, url: str, platform: str, sleeper: Sleeper) -> dict:
+        """A same-origin GET from the platform's page (``ghostwatchCapture.fetchResponse``),
+        with the retries: ``{"url", "status", "content_type", "body"}``; status 0 when the
+        network failed every time.  Raises ``HumanCheck`` / ``NotLoggedIn``."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        options = self.options
+        attempts = max(0, options.retries) + 1
+        record = {"url": url, "status": 0, "content_type": "", "body": ""}
+        for attempt in range(1, attempts + 1):
+            try:
+                self._on_origin(platform)
+                self._inject()
+                got = self.page.evaluate("([u, o]) => globalThis.ghostwatchCapture.fetchResponse(u, o)",
+                                         [url, {"timeoutMs": options.timeout * 1000}])
+            except PlaywrightError as err:
+                if self.context is None or _browser_gone(err):
+                    raise BrowserError(f"ブラウザが終了しました: {_first_line(err)}") from err
+                log.info("%s: %s", _safe_url(url), _first_line(err))
+                got = None
+            if got is not None:
+                record = got
+                if is_human_check(record["status"], record["body"], record["content_type"]):
+                    raise HumanCheck(platform, url)
+                if record["status"] not in RETRY_STATUSES:
+                    log.info("%s: HTTP %s", _safe_url(url), record["status"])
+                    return record
+            log.info("%s: attempt %d of %d failed: %s", _safe_url(url), attempt, attempts,
+                     f"HTTP {record['status']}" if got else "network")
+            if attempt < attempts:
+                sleeper.before_retry(options, attempt, None)
+        return record
+
+    def _on_origin(self, platform: str) -> None:
+        """Be on a page of the platform, so that a request is same-origin with its cookies."""
+        module = platform_module(platform)
+        host = urlsplit(module.LIST_URL).hostname
+        if urlsplit(self.page.url).hostname != host:
+            self.page.goto(module.LIST_URL, wait_until="domcontentloaded", timeout=self.options.timeout * 1000)
+            if is_login(platform, self.page.url):
+                raise NotLoggedIn(platform, self.page.url)
+
+
+def _body(response) -> str | None:
+    try:
+        return response.text()
+    except Exception:  # noqa: BLE001 - a body we cannot read is no body
+        return None
+
+
+def _content_type(response) -> str:
+    try:
+        return response.headers.get("content-type") or ""
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _instant(value: str) -> datetime:
+    """The capture's ``captured_at`` (ISO 8601, ``Z`` allowed), else now."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return now()
+    return parsed if parsed.tzinfo is not None else now()
 
 
 def _browser_gone(err: BaseException) -> bool:
@@ -408,52 +625,125 @@ def _launch_message(message: str, profile_dir: Path) -> str:
 
 # --- a whole collection ----------------------------------------------------
 
-
-def _same_site(platform: str, url: str) -> bool:
-    """Whether ``url`` is a contract page of ``platform`` (never follow links elsewhere)."""
-    try:
-        ref = identify(url)
-    except UnsupportedURL:
-        return False
-    return ref.platform == platform and ref.page == "thread"
+MAX_LIST_PAGES = 20  # pages of the list of contracts
+MAX_BOARD_PAGES = 50  # pages of Lancers' boards list (20 boards each)
 
 
-MAX_LIST_PAGES = 20
+def ready_selector(platform: str) -> str | None:
+    """What marks a contract page as ready to capture (None: the load event).
+    CrowdWorks: the thread element with its ``data`` (the thread id)."""
+    if platform == "crowdworks":
+        return f"#{getattr(platform_module(platform), 'THREAD_ID', 'pack-message-thread')}[data]"
+    return None
 
 
-def _read_list(page: "FetchedPage"):
-    """The reading of a fetched list page (also stored on ``page.reading``);
-    an Unreadable with the reason when it is not a contract list."""
+def _read_list(page: FetchedPage) -> tuple[ContractList | None, str]:
+    """The reading of a fetched list page (also stored on ``page.reading``), or
+    None with the reason when it is not a contract list."""
     try:
         page.reading = read_page(page.html, page.url, page.captured_at)
     except UnsupportedURL:
         page.reading = None
-        return Unreadable("", page.url, "contract_list", f"想定外のページに移動しました（{_safe_url(page.url)}）")
+        return None, f"想定外のページに移動しました（{_safe_url(page.url)}）"
     except NotAPage as err:
         page.reading = None
-        return Unreadable("", page.url, "contract_list", str(err))
-    return page.reading
+        return None, str(err)
+    if isinstance(page.reading, ContractList):
+        return page.reading, ""
+    return None, getattr(page.reading, "reason", None) or "契約一覧ではありません"
+
+
+def _contract_url(platform: str, listed: ListedContract, boards: dict[str, str]) -> tuple[str | None, str | None]:
+    """The page to capture for a listed contract (always built here from its id,
+    never a link taken from the page), and the Lancers board id."""
+    module = platform_module(platform)
+    cid = str(listed.contract_id or "")
+    if not cid.isdigit():
+        return None, None
+    if platform == "lancers":
+        board = boards.get(cid)
+        return (module.thread_url(board), board) if board else (None, None)
+    return module.contract_url(cid), None
+
+
+def join_lancers_boards(browser: Browser, job_ids: Sequence[str], sleeper: Sleeper) -> dict[str, str]:
+    """Lancers' working list shows jobs, its message pages are boards: find each
+    job's board through the boards list API and each board's detail
+    (``with.job.id``), newest boards first, until every job has its board or
+    the list ends.  Returns ``{job id: board id}``.
+
+    Raises ``UnrecognisedList`` when the boards list is not the JSON expected,
+    ``FetchError`` when it cannot be loaded; a board whose detail cannot be
+    read is passed over (its job, if any, is reported as not found)."""
+    from collector import lancers
+
+    options = browser.options
+    wanted = {str(j) for j in job_ids}
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+    url = lancers.boards_list_url()
+    requests = 0
+    for _ in range(MAX_BOARD_PAGES):
+        if requests:
+            sleeper.between_requests(options)
+        requests += 1
+        record = browser.get(url, "lancers", sleeper)
+        if record["status"] != 200:
+            error = f"HTTP {record['status']}" if record["status"] else "ネットワークエラー"
+            raise FetchError(f"ランサーズのメッセージ一覧（{_safe_url(url)}）を読み込めませんでした: {error}")
+        try:
+            boards = lancers.read_boards_page(record["body"])
+        except ValueError as err:
+            raise UnrecognisedList("lancers", url, f"メッセージ一覧の JSON を読み取れません: {err}") from err
+        for board in boards:
+            board_id = str(board["id"])
+            if board_id in seen:
+                continue
+            seen.add(board_id)
+            sleeper.between_requests(options)
+            requests += 1
+            detail = browser.get(lancers.board_detail_url(board_id), "lancers", sleeper)
+            if detail["status"] != 200:
+                log.info("board %s: HTTP %s, passed over", board_id, detail["status"])
+                continue
+            try:
+                job = lancers.job_id_of_board(detail["body"])
+            except ValueError:
+                log.info("board %s: detail not readable, passed over", board_id)
+                continue
+            if job is not None and str(job) in wanted and str(job) not in found:
+                found[str(job)] = board_id
+                if len(found) == len(wanted):
+                    return found
+        if len(boards) < getattr(lancers, "PAGE_SIZE", 20) or not boards or not boards[-1].get("modified"):
+            break
+        url = lancers.boards_list_url(modified=boards[-1]["modified"])
+    return found
 
 
 def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions | None = None,
                   sleeper: Sleeper | None = None,
-                  on_list: Callable[[ContractList], None] | None = None) -> Iterator[FetchedPage | FailedPage]:
-    """Open the platform's list of open contracts, then every contract's page.
+                  on_list: Callable[[ContractList], None] | None = None
+                  ) -> Iterator[FetchedPage | FailedPage | SkippedPage]:
+    """Open the platform's list of open contracts (all its pages), then capture
+    every contract's page.
 
-    Yields the list page first (``kind="list"``, its ``reading`` set), then one
-    ``FetchedPage`` or ``FailedPage`` per listed contract, in the list's order.
-    ``on_list`` is called with the ``ContractList`` before the first contract
-    page is loaded (the caller sizes its progress bar).  The browser is closed
-    when the generator ends, raises, or is closed early.
+    Yields each list page first (``kind="list"``, its ``reading`` set), then one
+    ``FetchedPage``, ``FailedPage`` or ``SkippedPage`` per listed contract, in
+    the list's order.  ``on_list`` is called with the whole ``ContractList``
+    before the first contract page is loaded (the caller sizes its progress
+    bar).  The browser is closed when the generator ends, raises, or is closed
+    early.
     """
     options = options or FetchOptions()
     sleeper = sleeper or Sleeper()
     module = platform_module(platform)
     with Browser(profile_dir, options) as browser:
         seen: set[str] = set()
-        contracts = []
+        contracts: list[ListedContract] = []
         list_url: str | None = module.LIST_URL
         visited_lists: set[str] = set()
+        reading = None
         while list_url is not None:
             if visited_lists:
                 sleeper.between_pages(options)
@@ -462,28 +752,47 @@ def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions 
             if isinstance(page, FailedPage):
                 yield page
                 return
-            reading = _read_list(page)
+            reading, reason = _read_list(page)
             yield page
-            if not isinstance(reading, ContractList):
-                reason = getattr(reading, "reason", None) or "契約一覧ではありません"
+            if reading is None:
                 raise UnrecognisedList(platform, page.url, reason)
             for listed in reading.contracts:
-                if listed.url not in seen:
-                    seen.add(listed.url)
+                ident = str(listed.contract_id or listed.url)
+                if ident not in seen:
+                    seen.add(ident)
                     contracts.append(listed)
             # A long list runs to several pages: follow its pager, within bounds.
-            list_url = reading.next_url
+            list_url = getattr(reading, "next_url", None)
             if list_url in visited_lists or len(visited_lists) >= MAX_LIST_PAGES:
                 list_url = None
-        reading = ContractList(reading.platform, reading.url, contracts)
         if on_list is not None:
-            on_list(reading)
-        for listed in contracts:
+            on_list(dataclasses.replace(reading, contracts=contracts))
+        boards: dict[str, str] = {}
+        if platform == "lancers" and contracts:
             sleeper.between_pages(options)
-            if not _same_site(platform, listed.url):
-                yield FailedPage("contract", listed.url, "対応していない URL なので開きませんでした", 0, None, listed)
+            try:
+                boards = join_lancers_boards(browser, [c.contract_id for c in contracts], sleeper)
+            except (UnrecognisedList, HumanCheck, NotLoggedIn, BrowserError):
+                raise
+            except FetchError as err:
+                for listed in contracts:
+                    yield FailedPage("contract", listed.url, str(err), 1, None, listed)
+                return
+        ready = ready_selector(platform)
+        for listed in contracts:
+            url, board = _contract_url(platform, listed, boards)
+            if url is None:
+                if platform == "lancers" and str(listed.contract_id or "").isdigit():
+                    reason = "この仕事のメッセージボードが見つかりませんでした（一覧の情報だけを保存しました）"
+                    yield SkippedPage("contract", listed.url, reason, listed)
+                else:
+                    yield FailedPage("contract", listed.url, "対応していない URL なので開きませんでした", 0, None, listed)
                 continue
-            yield browser.fetch(listed.url, platform, "contract", sleeper, listed)
+            sleeper.between_pages(options)
+            item = browser.fetch(url, platform, "contract", sleeper, listed, ready)
+            if isinstance(item, FetchedPage):
+                item.thread_id = board
+            yield item
 
 
 def login(platform: str, profile_dir: str | Path, options: FetchOptions | None = None,
@@ -514,7 +823,7 @@ def login(platform: str, profile_dir: str | Path, options: FetchOptions | None =
                 for page in pages:
                     url = page.url
                     parts = urlsplit(url)
-                    if parts.hostname == host and not module.is_login_page(url, None):
+                    if parts.hostname == host and not is_login(platform, url):
                         # Let the site finish setting its cookies before the profile is closed.
                         try:
                             page.wait_for_load_state("load", timeout=10_000)

@@ -2,9 +2,10 @@
 
 ``login`` shows the platform's login page in a visible Chromium on ghostwatch's
 own browser profile (``server.paths.profile_dir``); ``collect`` runs headless on
-that profile, reads the list of open contracts and every contract's page
-(``collector.fetch``), and ingests each page like the extension does
-(``service.ingest``), printing the verdicts and a summary.
+that profile, reads the list of open contracts and captures every contract's
+page with its JSON (``collector.fetch``, with the extension's own capture
+routine), and ingests each capture like the extension does (``service.ingest``
+with its ``responses``), printing the verdicts and a summary.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ EXIT_PAGES_FAILED = 4
 EXIT_UNRECOGNISED_LIST = 5
 EXIT_UNREADABLE_PAGES = 6
 EXIT_BROWSER = 7
+EXIT_HUMAN_CHECK = 8
 EXIT_INTERRUPTED = 130
 # When several things went wrong (``--platform all``), the first of these wins.
-PRECEDENCE = (EXIT_BROWSER, EXIT_NOT_LOGGED_IN, EXIT_UNRECOGNISED_LIST, EXIT_PAGES_FAILED,
+PRECEDENCE = (EXIT_BROWSER, EXIT_NOT_LOGGED_IN, EXIT_HUMAN_CHECK, EXIT_UNRECOGNISED_LIST, EXIT_PAGES_FAILED,
               EXIT_UNREADABLE_PAGES, EXIT_OK)
 
 EXIT_CODES_HELP = (
@@ -45,6 +47,8 @@ EXIT_CODES_HELP = (
     "  5  契約一覧ページを認識できません (list page not recognised)\n"
     "  6  読み取れない契約ページがありました。保存済み、更新後に reparse (contract pages unreadable)\n"
     "  7  ブラウザを起動できません (browser could not start / profile in use)\n"
+    "  8  人間による確認（ロボットではないことの確認）が表示されました: ghostwatch login --platform P\n"
+    "     でブラウザを開いて確認を済ませてください (a human verification page was shown)\n"
     "  130 中断しました。読めた分は保存済み (interrupted)"
 )
 
@@ -209,6 +213,7 @@ class PlatformResult:
     read: int = 0
     unreadable: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
     verdicts: list[dict] = field(default_factory=list)
     timing: dict = field(default_factory=dict)
 
@@ -225,6 +230,7 @@ class PlatformResult:
             "read": self.read,
             "unreadable": self.unreadable,
             "failed": self.failed,
+            "skipped": self.skipped,
             "needing_action": len(self.needing_action),
             "verdicts": self.verdicts,
             "timing": self.timing,
@@ -248,7 +254,9 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
     from collector.fetch import (
         BrowserError,
         FailedPage,
+        HumanCheck,
         NotLoggedIn,
+        SkippedPage,
         UnrecognisedList,
         collect_pages,
     )
@@ -273,6 +281,11 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
                 fetch_s += item.seconds
                 last_done_at = time.monotonic()
                 cid = item.listed.contract_id if item.listed else None
+                if isinstance(item, SkippedPage):
+                    result.skipped.append({"contract_id": cid, "url": item.url, "reason": item.reason})
+                    echo(f"[未取得] {_label(platform)} {cid}: {item.reason}")
+                    progress.advance(task)
+                    continue
                 if isinstance(item, FailedPage):
                     result.failed.append({"contract_id": cid, "url": item.url, "error": item.error,
                                           "attempts": item.attempts})
@@ -288,11 +301,12 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
                 try:
                     ingest_started = time.monotonic()
                     try:
-                        answer = service.ingest(store, item.url, item.html, item.captured_at, source="collector")
+                        answer = service.ingest(store, item.url, item.html, item.captured_at, source="collector",
+                                                responses=item.responses)
                     finally:
                         last_done_at = time.monotonic()
                         ingest_s += last_done_at - ingest_started
-                except (UnsupportedURL, NotAPage) as err:
+                except (UnsupportedURL, NotAPage, ValueError) as err:
                     if item.kind == "list":
                         continue  # UnrecognisedList follows and says what happened
                     result.unreadable.append({"contract_id": cid, "url": item.url, "reason": str(err)})
@@ -302,8 +316,14 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
                 if item.kind == "list":
                     continue
                 progress.advance(task)
+                if answer.get("page") == "inquiry":
+                    # The board of a listed job turned out to hold no job: not a contract.
+                    reason = "契約ではなく問い合わせのメッセージボードでした"
+                    result.skipped.append({"contract_id": cid, "url": item.url, "reason": reason})
+                    echo(f"[未取得] {_label(platform)} {cid}: {reason}")
+                    continue
                 if answer["unreadable"]:
-                    result.unreadable.append({"contract_id": answer["contract_id"] or cid, "url": item.url,
+                    result.unreadable.append({"contract_id": answer.get("contract_id") or cid, "url": item.url,
                                               "reason": answer["reason"]})
                 else:
                     result.read += 1
@@ -314,6 +334,8 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
                     echo(f"[読み取り不可] {_label(platform)} {cid}: {answer['reason']}")
     except NotLoggedIn as err:
         result.code, result.error = EXIT_NOT_LOGGED_IN, str(err)
+    except HumanCheck as err:
+        result.code, result.error = EXIT_HUMAN_CHECK, str(err)
     except UnrecognisedList as err:
         result.code, result.error = EXIT_UNRECOGNISED_LIST, str(err)
     except BrowserError as err:
@@ -345,9 +367,10 @@ def _summary_line(r: PlatformResult) -> str:
         return f"{_label(r.platform)}: 進行中の契約はありません"
     if r.code != EXIT_OK and not r.listed and not r.read:
         return f"{_label(r.platform)}: 読み込めませんでした"
+    skipped = f"、未取得 {len(r.skipped)} 件" if r.skipped else ""
     return (
         f"{_label(r.platform)}: {r.listed} 件中 {r.read} 件の契約を読みました"
-        f"（読み取り不可 {len(r.unreadable)} 件、読み込み失敗 {len(r.failed)} 件、"
+        f"（読み取り不可 {len(r.unreadable)} 件、読み込み失敗 {len(r.failed)} 件{skipped}、"
         f"対応が必要 {len(r.needing_action)} 件）"
     )
 

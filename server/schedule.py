@@ -17,7 +17,9 @@ that a browser problem can never take the server down, and stopping the
 server stops (SIGTERM: the browser is closed) a collect in progress.  The
 first run starts right away, then one every interval.  What each run gave is
 kept in ``Scheduler.results`` (platform, exit code, counts, error message) for
-the web view; page bodies and cookies are never logged.
+the web view; page bodies and cookies are never logged.  Exit code 8 (a human
+verification page) needs the user: the next runs will likely meet it too until
+they pass it in ``ghostwatch login``'s browser.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class RunResult:
     read: int = 0
     unreadable: int = 0
     failed: int = 0
+    skipped: int = 0  # Lancers jobs whose message board was not found
     needing_action: int = 0
     error: str | None = None
 
@@ -140,6 +143,7 @@ class Scheduler:
             result.read = report["read"]
             result.unreadable = len(report["unreadable"])
             result.failed = len(report["failed"])
+            result.skipped = len(report.get("skipped") or [])
             result.needing_action = report["needing_action"]
             result.error = report["error"]
         log.info("collect %s: exit %s, %s read, %s unreadable, %s failed", platform, code,
