@@ -1,303 +1,347 @@
-"""Lancers: every URL pattern, selector and text ghostwatch reads on www.lancers.jp.
+"""Lancers: every URL, endpoint, selector, text and time format ghostwatch reads
+on www.lancers.jp.  When the real site differs, this file is the one to change;
+then ``ghostwatch reparse`` re-reads every stored capture.
 
-When the real site changes its markup, this file is the one to change; then
-``ghostwatch reparse`` re-reads every stored snapshot.
+What is confirmed by public evidence and what is ASSUMED is marked on each
+constant (see tests/fixtures/corpus/README.md).
 
-Pages:
-
-- the in-progress list ``/mypage/proposals/all/working``: one
-  ``li.p-mypage-work__media.c-media-job`` per contract;
-- a thread ``/mypage/message?boardId=<id>``: the deal panel
-  ``aside.p-message-board__deal`` and messages ``li.p-message-list__item--*``.
-
-Times on a thread are relative to the moment the page was shown (今日 14:32,
-昨日 09:10, 11月12日 14:32, 2025年12月28日 14:32) and are resolved against the
-capture instant, in Japan time, never against the clock at parse time.
+- A thread ``/mypage/message?boardId=<board id>`` is a JavaScript app: its
+  messages come from ``/v1/message_api`` JSON (the capture holds it); the deal
+  panel in the HTML gives the facts the JSON lacks.  The contract is the job
+  (``with.job.id`` of the board detail); a board with no job is an inquiry.
+- The working list ``/mypage/proposals/all/working[/page:N]`` gives job ids and
+  states; it has no links to the boards (the collector joins them through the
+  boards list API).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import datetime, timedelta
-from functools import lru_cache
-from urllib.parse import parse_qs
+from datetime import datetime, timezone
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
-from lxml import etree
-
-from collector import pages
-from collector.pages import (
+from collector.capture import Response, checked_json, find_response, json_body
+from collector.html import has_class, login_form_shown, text_of
+from collector.reading import (
     ContractList,
+    Inquiry,
     LayoutError,
     ListedContract,
     Message,
     PageRef,
     Thread,
-    text_of,
 )
 from collector.timeutil import JST
 
 PLATFORM = "lancers"
-HOST = "www.lancers.jp"
+HOST = "www.lancers.jp"  # confirmed
+HOSTS = (HOST, "lancers.jp")
 BASE_URL = f"https://{HOST}"
-LIST_PATH = "/mypage/proposals/all/working"
+THREAD_PATH = "/mypage/message"  # confirmed: ?boardId=<board id>
+LIST_PATH = "/mypage/proposals/all/working"  # confirmed
 LIST_URL = BASE_URL + LIST_PATH
-THREAD_PATH = "/mypage/message"
-LOGIN_PATHS = ("/user/login",)
+LIST_PAGE_PATH = re.compile(r"^/mypage/proposals/all/working(?:/page:(\d+))?$")  # page:N ASSUMED
+WORK_PATH = re.compile(r"^/work/detail/(\d+)$")  # confirmed
+# confirmed: the login form, the e-mail code step, the password reminder.
+LOGIN_PATHS = ("/user/login", "/user/verify_code", "/user/reminder")
 LOGIN_URL = BASE_URL + LOGIN_PATHS[0]
+GOOGLE_SIGN_IN_HOST = "accounts.google.com"  # confirmed: "Google でログイン"
+
+# --- the message API (confirmed endpoints) ----------------------------------
+API_BASE = "/v1/message_api"
+PAGE_SIZE = 20  # confirmed: limit=20; a shorter page is the thread's start
 
 
-def thread_url(contract_id: str) -> str:
-    return f"{BASE_URL}{THREAD_PATH}?boardId={contract_id}"
+def thread_url(board_id: str) -> str:
+    return f"{BASE_URL}{THREAD_PATH}?boardId={board_id}"
 
 
-# --- URLs -----------------------------------------------------------------
+def work_url(job_id: str) -> str:
+    return f"{BASE_URL}/work/detail/{job_id}"
+
+
+def board_detail_url(board_id: str) -> str:
+    return f"{BASE_URL}{API_BASE}/boards/{board_id}"
+
+
+def messages_url(board_id: str, before_id: str | None = None) -> str:
+    """The newest page of a board's messages, or the page before message ``before_id``."""
+    query = {"limit": PAGE_SIZE}
+    if before_id is not None:
+        query.update(message_id=before_id, direction="prev")
+    return f"{BASE_URL}{API_BASE}/boards/{board_id}/messages?{urlencode(query)}"
+
+
+def boards_list_url(modified: str | None = None) -> str:
+    """The boards list (newest first); the next page starts at the last board's ``modified``."""
+    query = {"limit": PAGE_SIZE}
+    if modified is not None:
+        query["modified"] = modified
+    return f"{BASE_URL}{API_BASE}/boards/?{urlencode(query)}"
+
+
+def read_boards_page(body: str) -> list[dict]:
+    """A boards list page: ``[{"id": str, "modified": str}]``; ValueError when not that JSON."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ValueError("ボード一覧が JSON ではありません") from None
+    if not isinstance(data, list):
+        raise ValueError("ボード一覧が JSON の配列ではありません")
+    boards = []
+    for item in data:
+        if not isinstance(item, dict) or _digits(item.get("id")) is None or not isinstance(item.get("modified"), str):
+            raise ValueError("ボード一覧に id と modified のない項目があります")
+        boards.append({"id": _digits(item["id"]), "modified": item["modified"]})
+    return boards
+
+
+def job_id_of_board(detail_body: str) -> str | None:
+    """The job id of a board detail body; None for an inquiry (no job).
+    ValueError when the body is not a board detail."""
+    try:
+        detail = json.loads(detail_body)
+    except (ValueError, RecursionError):
+        raise ValueError("ボードの詳細が JSON ではありません") from None
+    if not isinstance(detail, dict):
+        raise ValueError("ボードの詳細が JSON のオブジェクトではありません")
+    return _job_id(detail)
+
+
+def _job_id(detail: dict) -> str | None:
+    # confirmed: with = {"job": {"id"}, "proposal": {"id"}}; with = {} is an inquiry.
+    with_ = detail.get("with")
+    job = with_.get("job") if isinstance(with_, dict) else None
+    return _digits(job.get("id")) if isinstance(job, dict) else None
+
+
+def _digits(value) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value
+    return None
+
+
+# --- URLs --------------------------------------------------------------------
 
 
 def match_url(parts, url: str) -> PageRef | None:
-    if parts.hostname not in (HOST, "lancers.jp"):
+    if parts.hostname not in HOSTS:
         return None
     path = parts.path.rstrip("/") or "/"
     if path == THREAD_PATH:
         board = parse_qs(parts.query).get("boardId", [""])[0]
-        if board.isdigit():
-            return PageRef(PLATFORM, "thread", board, thread_url(board))
+        if board.isascii() and board.isdigit():
+            return PageRef(PLATFORM, "thread", thread_url(board), thread_id=board)
         return None
-    if path == LIST_PATH:
-        query = f"?{parts.query}" if parts.query else ""  # ?page=2 of a long list
-        return PageRef(PLATFORM, "contract_list", None, LIST_URL + query)
+    if LIST_PAGE_PATH.match(path):
+        return PageRef(PLATFORM, "contract_list", BASE_URL + path)
     return None
 
 
 def is_login_page(url: str, html: str | None = None) -> bool:
-    """A redirect to the login page, or a login form shown in its place."""
-    return pages.is_login_page(url, html, hosts=(HOST, "lancers.jp"), login_paths=LOGIN_PATHS,
-                               page_marker="p-message-board")
+    """A redirect to a login step (form, e-mail code, reminder, Google sign-in),
+    or a login form shown in place of the page."""
+    parts = urlsplit(url)
+    if parts.hostname == GOOGLE_SIGN_IN_HOST:
+        return True
+    if parts.hostname in HOSTS and parts.path.rstrip("/") in LOGIN_PATHS:
+        return True
+    return login_form_shown(html, login_paths=LOGIN_PATHS, page_marker="p-message-board")
 
 
-# --- Thread ---------------------------------------------------------------
+# --- message times -------------------------------------------------------------
 
+# ASSUMED: the format of ``modified`` is not confirmed.  Accepted: ISO 8601 with
+# an offset or Z (fractional seconds allowed), "YYYY-MM-DD HH:MM:SS" (Japan
+# time), and Unix seconds as an integer.  Anything else is unreadable.
+ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$")
+JAPAN_LOCAL = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$")
+
+
+def message_time(value) -> datetime:
+    """A message's ``modified`` as an aware instant; LayoutError for an unknown format."""
+    try:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, timezone.utc).astimezone(JST)
+        if isinstance(value, str):
+            if ISO_WITH_OFFSET.match(value):
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(JST)
+            if m := JAPAN_LOCAL.match(value):
+                return datetime(*map(int, m.groups()), tzinfo=JST)
+    except (ValueError, OverflowError, OSError):
+        raise LayoutError(f"メッセージの日時が読めません: {value!r}") from None
+    raise LayoutError(f"メッセージの日時 (modified) の書式が不明です: {str(value)[:40]!r}")
+
+
+def _message(item) -> Message:
+    # confirmed keys: id, modified, send_user.is_client, description.
+    if not isinstance(item, dict):
+        raise LayoutError("メッセージ API の項目がオブジェクトではありません")
+    message_id = _digits(item.get("id"))
+    if message_id is None:
+        raise LayoutError("メッセージ API の項目に id がありません")
+    user = item.get("send_user")
+    is_client = user.get("is_client") if isinstance(user, dict) else None
+    if not isinstance(is_client, bool):
+        raise LayoutError("メッセージ API の項目に send_user.is_client がありません")
+    text = item.get("description")
+    return Message(
+        sender="client" if is_client else "me",  # ASSUMED: no platform notices in the API
+        sent_at=message_time(item.get("modified")),
+        text=text.replace("\r\n", "\n") if isinstance(text, str) else "",
+        id=message_id,
+    )
+
+
+MAX_MESSAGE_PAGES = 100  # older pages read from one capture at most
+
+
+def _read_messages(responses: list[Response], board_id: str) -> tuple[list[Message], bool]:
+    """Every captured page of the board's messages, newest first then older
+    pages, and whether older messages may exist that the capture lacks."""
+    page = json_body(responses, messages_url(board_id), "メッセージ API", list)
+    by_id: dict[str, Message] = {}
+    for _ in range(MAX_MESSAGE_PAGES):
+        for item in page:
+            message = _message(item)
+            by_id.setdefault(message.id, message)
+        if len(page) < PAGE_SIZE:
+            return _by_id(by_id), False  # the thread's start
+        oldest = min(by_id, key=int)
+        older = find_response(responses, messages_url(board_id, oldest))
+        if older is None:
+            return _by_id(by_id), True  # not captured: the oldest page held is full
+        page = checked_json(older, "メッセージ API（過去のページ）", list)
+    return _by_id(by_id), True
+
+
+def _by_id(by_id: dict[str, Message]) -> list[Message]:
+    # Order within a page is not confirmed: by id, never by position.
+    return sorted(by_id.values(), key=lambda m: int(m.id))
+
+
+# --- the deal panel (ASSUMED: no public evidence) ---------------------------
+
+DEAL_PANEL = f"//aside[{has_class('p-message-board__deal')}]"
+WORK_TITLE = f".//a[{has_class('p-message-board__work-title')}]"
 PAY_TYPES = {"固定報酬制": "fixed", "時間報酬制": "hourly"}
-
-# The status chip in the deal panel: its text, and its class modifier as a
-# second opinion.
 STATUS_TEXTS = {
     "進行中": "in_progress",
     "完了報告済み": "delivered",
     "計画変更中": "plan_change",
     "完了": "completed",
     "キャンセル": "cancelled",
-    "キャンセル済み": "cancelled",
 }
-
-SENDER_MODIFIERS = {
-    "p-message-list__item--partner": "client",
-    "p-message-list__item--self": "me",
-    "p-message-list__item--system": "system",
-}
-
+CONTACT_REQUEST_BUTTON = f".//*[{has_class('p-message-board__contact-request')}]"
 CONTACT_REQUEST_BUTTON_TEXT = "連絡催促申請"
+CONTACT_REQUEST_STATUS = f".//*[{has_class('p-message-board__contact-request-status')}]"
 CONTACT_REQUEST_STATUS_TEXT = "連絡催促申請中"
 DEADLINE_RE = re.compile(r"連絡期限[：:]\s*(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})")
-DELIVERY_NOTICE = "完了報告が提出されました"
-OLDER_MESSAGES_TEXT = "以前のメッセージ"
-
-TIME_TODAY = re.compile(r"^今日\s*(\d{1,2}):(\d{2})$")
-TIME_YESTERDAY = re.compile(r"^昨日\s*(\d{1,2}):(\d{2})$")
-TIME_MONTH_DAY = re.compile(r"^(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})$")
-TIME_FULL = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})$")
 
 
-def _class_xpath(name: str) -> str:
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
-
-
-# Compiled once: a long thread runs these for every message.
-_ITEMS = etree.XPath(f"./li[{_class_xpath('p-message-list__item')}]")
-_LIST_CONTROLS = etree.XPath("./button | ./a | ./li/button | ./li/a | ./div/button | ./div/a")
-
-
-def _message_parts(item) -> tuple:
-    """One pass over a message's descendants: (time element, body element)."""
-    time_el = body = None
-    for el in item.iter("time", "div"):
-        classes = el.get("class")
-        if not classes:
-            continue
-        if el.tag == "time":
-            if time_el is None and "p-message-list__time" in classes.split():
-                time_el = el
-        elif body is None and "p-message-list__body" in classes.split():
-            body = el
-    return time_el, body
-
-
-@lru_cache(maxsize=4096)
-def resolve_time(text: str, captured_at: datetime) -> datetime:
-    """A Lancers message time, resolved against the capture instant (Japan time)."""
-    text = " ".join(text.split())
-    local = captured_at.astimezone(JST)
-    try:
-        if m := TIME_FULL.match(text):
-            y, mo, d, h, mi = map(int, m.groups())
-            return datetime(y, mo, d, h, mi, tzinfo=JST)
-        if m := TIME_TODAY.match(text):
-            h, mi = map(int, m.groups())
-            return datetime(local.year, local.month, local.day, h, mi, tzinfo=JST)
-        if m := TIME_YESTERDAY.match(text):
-            h, mi = map(int, m.groups())
-            day = local.date() - timedelta(days=1)
-            return datetime(day.year, day.month, day.day, h, mi, tzinfo=JST)
-        if m := TIME_MONTH_DAY.match(text):
-            mo, d, h, mi = map(int, m.groups())
-            # "This year" as the page saw it; a date that would lie after the
-            # capture belongs to the year before (a page shown in early January).
-            candidate = datetime(local.year, mo, d, h, mi, tzinfo=JST)
-            if candidate > local + timedelta(days=1):
-                candidate = datetime(local.year - 1, mo, d, h, mi, tzinfo=JST)
-            return candidate
-    except ValueError as err:  # 2月30日 and the like
-        raise LayoutError(f"メッセージの日時が読めません: {text!r}") from err
-    raise LayoutError(f"メッセージの日時の書式が不明です: {text!r}")
-
-
-def _deal_value(deal, label: str):
-    for dt in deal.xpath(".//dt"):
+def _deal_value(deal, label: str) -> str | None:
+    for dt in deal.iter("dt"):
         if text_of(dt) == label:
             dd = dt.getnext()
             if dd is not None and dd.tag == "dd":
-                return dd
+                return text_of(dd) or None
     return None
 
 
-def read_thread(doc, ref: PageRef, captured_at: datetime) -> Thread:
-    board = doc.xpath(f"//div[{_class_xpath('p-message-board')}]")
-    if not board:
-        raise LayoutError("メッセージボード (.p-message-board) が見つかりません")
-    lists = doc.xpath(f"//ul[{_class_xpath('p-message-list')}]")
-    if not lists:
-        raise LayoutError("メッセージ一覧 (ul.p-message-list) が見つかりません")
-    message_list = lists[0]
-    deals = doc.xpath(f"//aside[{_class_xpath('p-message-board__deal')}]")
+def _deal_facts(doc) -> dict:
+    """client, pay_type, status, escalation and its deadline; all None without the panel."""
+    facts = dict.fromkeys(("client", "pay_type", "status", "escalation", "escalation_deadline"))
+    deals = doc.xpath(DEAL_PANEL)
     if not deals:
-        raise LayoutError("取引情報 (aside.p-message-board__deal) が見つかりません")
+        return facts
     deal = deals[0]
-
-    title_el = deal.xpath(f".//*[{_class_xpath('p-message-board__work-title')}]")
-    title = text_of(title_el[0]) if title_el else ""
-    if not title:
-        raise LayoutError("仕事名 (.p-message-board__work-title) が見つかりません")
-    client_el = _deal_value(deal, "クライアント")
-    if client_el is None or not text_of(client_el):
-        raise LayoutError("取引情報に「クライアント」がありません")
-    client = text_of(client_el)
-
-    pay_el = _deal_value(deal, "報酬形式")
-    pay_text = text_of(pay_el) if pay_el is not None else ""
-    pay_type = PAY_TYPES.get(pay_text)
-    if pay_type is None:
-        raise LayoutError(f"報酬形式が読めません: {pay_text!r}")
-
-    status_el = _deal_value(deal, "状態")
-    status_text = text_of(status_el) if status_el is not None else ""
-    status = STATUS_TEXTS.get(status_text)
-    if status is None:
-        raise LayoutError(f"取引の状態が読めません: {status_text!r}")
-
-    escalation, deadline = "none", None
-    for button in deal.xpath(f".//*[{_class_xpath('p-message-board__contact-request')}]"):
-        if text_of(button) == CONTACT_REQUEST_BUTTON_TEXT:
-            escalation = "available"
-    for status_box in deal.xpath(f".//*[{_class_xpath('p-message-board__contact-request-status')}]"):
-        box_text = text_of(status_box)
+    facts["client"] = _deal_value(deal, "クライアント")
+    facts["pay_type"] = PAY_TYPES.get(_deal_value(deal, "報酬形式") or "")
+    facts["status"] = STATUS_TEXTS.get(_deal_value(deal, "状態") or "")
+    facts["escalation"] = "none"
+    if any(text_of(el) == CONTACT_REQUEST_BUTTON_TEXT for el in deal.xpath(CONTACT_REQUEST_BUTTON)):
+        facts["escalation"] = "available"
+    for box in deal.xpath(CONTACT_REQUEST_STATUS):
+        box_text = text_of(box)
         if CONTACT_REQUEST_STATUS_TEXT in box_text:
-            escalation = "requested"
+            facts["escalation"] = "requested"
             if m := DEADLINE_RE.search(box_text):
-                y, mo, d, h, mi = map(int, m.groups())
-                deadline = datetime(y, mo, d, h, mi, tzinfo=JST)
+                try:
+                    facts["escalation_deadline"] = datetime(*map(int, m.groups()), tzinfo=JST)
+                except ValueError:
+                    raise LayoutError(f"連絡期限の日付が読めません: {m.group(0)!r}") from None
+    return facts
 
-    messages: list[Message] = []
-    delivered_at = None
-    for item in _ITEMS(message_list):
-        classes = (item.get("class") or "").split()
-        senders = [SENDER_MODIFIERS[c] for c in classes if c in SENDER_MODIFIERS]
-        if len(senders) != 1:
-            raise LayoutError(f"送信者の種類が読めないメッセージがあります (class={' '.join(classes)!r})")
-        time_el, body = _message_parts(item)
-        if time_el is None:
-            raise LayoutError("日時 (time.p-message-list__time) のないメッセージがあります")
-        sent_at = resolve_time("".join(time_el.itertext()), captured_at)
-        text = text_of(body) if body is not None else ""
-        message = Message(sender=senders[0], sent_at=sent_at, text=text, id=item.get("data-message-id"))
-        if message.sender == "system" and DELIVERY_NOTICE in text:
-            delivered_at = sent_at
-        messages.append(message)
-    if not messages:
-        raise LayoutError("メッセージが 1 件も読めません")
 
-    # A "load older messages" control at the top of the list or beside it.
-    controls = _LIST_CONTROLS(message_list) + _LIST_CONTROLS(message_list.getparent())
-    collapsed = any(OLDER_MESSAGES_TEXT in text_of(el) for el in controls)
+# --- thread ------------------------------------------------------------------
 
+
+def read_thread(doc, ref: PageRef, responses: list[Response]) -> Thread | Inquiry:
+    board_id = ref.thread_id
+    detail = json_body(responses, board_detail_url(board_id), "ボードの詳細 API", dict)
+    title = detail.get("title") if isinstance(detail.get("title"), str) else None
+    job_id = _job_id(detail)
+    if job_id is None:
+        return Inquiry(platform=PLATFORM, url=ref.url, thread_id=board_id, title=title)
+    messages, collapsed = _read_messages(responses, board_id)
+    facts = _deal_facts(doc)
+    sources = {"title": "api" if title else None, "messages": "api"}
+    sources.update({k: ("page" if facts[k] is not None else None)
+                    for k in ("client", "pay_type", "status", "escalation")})
     return Thread(
         platform=PLATFORM,
         url=ref.url,
-        contract_id=ref.contract_id,
+        thread_id=board_id,
+        contract_id=job_id,
+        source="api",
         title=title,
-        client=client,
-        pay_type=pay_type,
-        status=status,
-        escalation=escalation,
-        escalation_deadline=deadline,
         history_collapsed=collapsed,
         messages=messages,
-        delivered_at=delivered_at,
+        fact_sources=sources,
+        **facts,
     )
 
 
-# --- In-progress list -----------------------------------------------------
+# --- the working list --------------------------------------------------------
 
-LIST_STATUS_MODIFIERS = {
-    "c-media-job__status--active": "in_progress",
-    "c-media-job__status--reported": "delivered",
-    "c-media-job__status--changing": "plan_change",
-}
-LIST_EMPTY_TEXTS = ("進行中の仕事はありません", "進行中のお仕事はありません")
-# The pager's "next" link, when the list runs to several pages.
-NEXT_PAGE_XPATH = (
-    "//a[@rel='next'] | //*[contains(@class, 'c-pager')]//a[contains(@class, 'next') or normalize-space() = '次へ']"
-)
+LIST_CARDS = f"//li[{has_class('p-mypage-work__media')} and {has_class('c-media-job')}]"  # confirmed
+JOB_LINK = (f".//a[{has_class('c-link')} and {has_class('c-link--black')}"
+            " and starts-with(@href, '/work/detail/')]")  # confirmed
+CARD_STATUSES = f".//*[{has_class('c-media-job__statuses')}]//*[{has_class('c-media-job__status')}]"
+# The second status chip is the state: 進行中 confirmed; the others ASSUMED.
+LIST_STATUSES = {"進行中": "in_progress", "完了報告済み": "delivered", "計画変更中": "plan_change"}
+PAGER_LINKS = f"//*[{has_class('p-mypage-pagers')}]//a[@href]"  # pager confirmed
+NEXT_TEXT = "次へ"  # ASSUMED
+LIST_EMPTY_TEXT = "進行中の仕事はありません"  # ASSUMED
 
 
-def read_list(doc, ref: PageRef, captured_at: datetime) -> ContractList:
-    containers = doc.xpath(f"//*[{_class_xpath('p-mypage-work')}]")
-    if not containers:
-        raise LayoutError("進行中の仕事の一覧 (.p-mypage-work) が見つかりません")
-    items = containers[0].xpath(
-        f".//li[{_class_xpath('p-mypage-work__media')} and {_class_xpath('c-media-job')}]"
-    )
+def read_list(doc, ref: PageRef, responses: list[Response]) -> ContractList:
     contracts = []
-    for item in items:
-        status_el = item.xpath(f".//*[{_class_xpath('c-media-job__status')}]")
-        modifiers = (status_el[0].get("class") or "").split() if status_el else []
-        statuses = [LIST_STATUS_MODIFIERS[c] for c in modifiers if c in LIST_STATUS_MODIFIERS]
-        if len(statuses) != 1:
-            raise LayoutError(f"一覧の状態が読めません: {text_of(status_el[0]) if status_el else '(なし)'!r}")
-        job = item.xpath(f".//a[{_class_xpath('c-link')} and {_class_xpath('c-link--black')} and starts-with(@href, '/work/detail/')]")
-        title = text_of(job[0]) if job else ""
-        links = item.xpath(".//a[contains(@href, '/mypage/message?boardId=')]")
-        if not links:
-            raise LayoutError(f"メッセージへのリンクがない仕事があります: {title!r}")
-        board = parse_qs(links[0].get("href").split("?", 1)[1]).get("boardId", [""])[0]
-        if not board.isdigit():
-            raise LayoutError(f"メッセージへのリンクが読めません: {links[0].get('href')!r}")
-        contracts.append(
-            ListedContract(contract_id=board, status=statuses[0], url=thread_url(board), title=title)
-        )
-    if not contracts and not any(t in text_of(containers[0]) for t in LIST_EMPTY_TEXTS):
-        raise LayoutError("一覧に仕事が 1 件も見つかりません (li.p-mypage-work__media)")
-    return ContractList(
-        platform=PLATFORM,
-        url=ref.url,
-        contracts=contracts,
-        next_url=pages.next_list_url(doc, ref.url, NEXT_PAGE_XPATH, PLATFORM),
-    )
+    for card in doc.xpath(LIST_CARDS):
+        links = card.xpath(JOB_LINK)
+        m = WORK_PATH.match(urlsplit(links[0].get("href", "")).path) if links else None
+        if not m:
+            raise LayoutError("進行中の仕事に、仕事へのリンク (a.c-link--black[href^='/work/detail/']) がありません")
+        chips = card.xpath(CARD_STATUSES)
+        status = LIST_STATUSES.get(text_of(chips[1])) if len(chips) > 1 else None
+        contracts.append(ListedContract(contract_id=m.group(1), status=status, url=work_url(m.group(1)),
+                                        title=text_of(links[0]) or None))
+    if not contracts and LIST_EMPTY_TEXT not in text_of(doc.find("body")):
+        raise LayoutError("進行中の仕事のカード (li.p-mypage-work__media) が見つかりません")
+    return ContractList(platform=PLATFORM, url=ref.url, contracts=contracts, next_url=_next_url(doc, ref.url))
+
+
+def _next_url(doc, base_url: str) -> str | None:
+    for link in doc.xpath(PAGER_LINKS):
+        if text_of(link) != NEXT_TEXT:
+            continue
+        url = urljoin(base_url, link.get("href"))
+        parts = urlsplit(url)
+        if parts.hostname in HOSTS and LIST_PAGE_PATH.match(parts.path.rstrip("/")) and url != base_url:
+            return url
+    return None

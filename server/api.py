@@ -4,7 +4,7 @@ Every route but ``/api/health`` needs ``Authorization: Bearer <token>``
 (checked in ``server.app.guard`` before a route runs).
 
     GET    /api/health                                   {"name", "version", "status"}
-    POST   /api/snapshots        {url, html, captured_at}  the contract's verdict + badge
+    POST   /api/snapshots        {url, html, captured_at, responses?}  the contract's verdict + badge
     GET    /api/summary                                  {counts, needing_action, badge}
     GET    /api/contracts                                {"at", "contracts": [verdict + badge]}
     GET    /api/contracts/<platform>/<id>                verdict + badge, messages, recorded_steps
@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, jsonify, request
 
+from collector.capture import parse_responses
 from collector.pages import NotAPage, UnsupportedURL
 from collector.timeutil import iso, now, parse_instant
 from server import __version__, rules, service
@@ -153,7 +154,11 @@ def post_snapshot():
     at = instant(string_field(body, "at", required=False), "at")
     source = (string_field(body, "source", required=False) or "extension")[:32]
     try:
-        answer = service.ingest(get_store(), url, html, captured_at, source=source, at=at)
+        responses = parse_responses(body.get("responses"))
+    except ValueError as err:
+        raise ApiError(400, "wrong_type", f"{err}。", field="responses") from None
+    try:
+        answer = service.ingest(get_store(), url, html, captured_at, source=source, at=at, responses=responses)
     except UnsupportedURL as err:
         raise ApiError(422, "unsupported_url", str(err), field="url") from None
     except NotAPage as err:
@@ -169,6 +174,10 @@ def post_snapshot():
         contracts = [with_badge(v) for v in answer["contracts"]]
         return jsonify({**common, "platform": answer["platform"], "state": None, "contracts": contracts,
                         "badge": count_badge(contracts)})
+    if answer["verdict"] is None:  # an inquiry: a Lancers board that is no contract
+        return jsonify({**common, "platform": answer["platform"], "thread_id": answer["thread_id"],
+                        "contract_id": None, "state": None, "unreadable": answer["unreadable"],
+                        "unreadable_reason": answer["reason"], "badge": {"text": "", "color": GREY}})
     verdict = dict(answer["verdict"])
     if answer["unreadable"] and verdict["state"] != "unreadable":
         # This page could not be read (though a page captured later could): answer

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from collector.capture import parse_responses
 from collector.pages import NotAPage, UnsupportedURL, read_page
 from collector.timeutil import iso, now
 from server import __version__, rules, serve_cmd, collect_cmd, service
@@ -63,8 +64,15 @@ page_options = [
         "--captured-at",
         type=INSTANT,
         default=None,
-        help="When the page was captured (ISO 8601; default: now). Lancers' relative "
-        "times (今日, 昨日, 11月12日) are read against it.",
+        help="When the page was captured (ISO 8601; default: now).",
+    ),
+    click.option(
+        "--responses",
+        "responses_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="A JSON file: the list of same-origin responses captured with the page "
+        "([{url, status, content_type, body}], as in the corpus' *.responses.json).",
     ),
 ]
 
@@ -75,13 +83,27 @@ def with_page_options(fn):
     return fn
 
 
+def read_responses(path: Path | None) -> list:
+    if path is None:
+        return []
+    try:
+        data = json.loads(read_file(path).decode("utf-8-sig"))
+        return parse_responses(data)
+    except UnicodeDecodeError:
+        raise BadInput(f"--responses のファイルが UTF-8 の JSON ではありません: {path}") from None
+    except ValueError as err:
+        raise BadInput(f"--responses のファイルが読めません: {path}: {err}") from None
+
+
 @cli.command()
 @with_page_options
-def parse(file, url, captured_at):
-    """Read a saved page and print what it says, as JSON (stores nothing)."""
+def parse(file, url, captured_at, responses_file):
+    """Read a saved page (and its captured responses) and print what it says,
+    as JSON (stores nothing)."""
     raw = read_file(file)
+    responses = read_responses(responses_file)
     try:
-        reading = read_page(raw, url, captured_at or now())
+        reading = read_page(raw, url, captured_at or now(), responses)
     except (UnsupportedURL, NotAPage) as err:
         raise BadInput(str(err)) from err
     dump(reading.to_json())
@@ -91,25 +113,32 @@ def parse(file, url, captured_at):
 @with_page_options
 @click.option("--at", type=INSTANT, default=None, help="Judge at this instant (default: now).")
 @db_option
-def ingest(file, url, captured_at, at, db_path):
-    """Store a saved page, read it, and print the contract's verdict as JSON."""
+def ingest(file, url, captured_at, responses_file, at, db_path):
+    """Store a saved page (and its captured responses), read it, and print the
+    contract's verdict as JSON."""
     raw = read_file(file)
+    responses = read_responses(responses_file)
     with open_store(db_path) as store:
         try:
-            answer = service.ingest(store, url, raw, captured_at or now(), source="cli", at=at)
+            answer = service.ingest(store, url, raw, captured_at or now(), source="cli", at=at,
+                                    responses=responses)
         except (UnsupportedURL, NotAPage) as err:
             raise BadInput(f"{err}（データベースには何も書き込んでいません）") from err
-    if answer["page"] == "contract_list":
+    if answer["page"] == "contract_list" and not answer["unreadable"]:
         dump({"page": "contract_list", "platform": answer["platform"], "contracts": answer["contracts"]})
     elif answer["verdict"] is not None:
-        dump(answer["verdict"])
+        verdict = dict(answer["verdict"])
+        if answer["unreadable"]:  # this capture's own reading, whatever the contract's latest
+            verdict.update(unreadable=True, reason=answer["reason"])
+        dump(verdict)
     else:
-        dump({"unreadable": True, "reason": answer["reason"], "platform": answer["platform"]})
+        dump({key: answer[key] for key in ("platform", "page", "thread_id", "contract_id", "unreadable", "reason")})
 
 
 STATE_STYLES = {
     "overdue": "bold white on red",
     "eligible": "bold red",
+    "unconfirmed": "bold yellow",
     "unreadable": "bold magenta",
     "requested": "cyan",
     "not_eligible": "yellow",

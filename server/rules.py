@@ -21,6 +21,7 @@ work already done.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from collector.timeutil import DAY, JST, iso, parse_instant
@@ -33,12 +34,14 @@ KENSHU_DAYS = 7
 CLOSED_STATUSES = ("completed", "cancelled")
 
 # Most urgent first: the order of ``status`` and of the web view.
-URGENCY = ("overdue", "eligible", "unreadable", "requested", "not_eligible", "nudge", "ok", "unknown", "closed")
-NEEDS_ACTION = ("overdue", "eligible", "nudge", "unreadable")
+URGENCY = ("overdue", "eligible", "unconfirmed", "unreadable", "requested", "not_eligible", "nudge", "ok", "unknown",
+           "closed")
+NEEDS_ACTION = ("overdue", "eligible", "unconfirmed", "nudge", "unreadable")
 
 STATE_LABELS = {
     "overdue": "期限超過",
     "eligible": "申請できます",
+    "unconfirmed": "要確認",
     "unreadable": "読み取り不可",
     "requested": "申請中",
     "not_eligible": "申請対象外",
@@ -66,6 +69,7 @@ ACTION_LABELS = {
     "wait": "待つ",
     "ask_support": "サポートに相談",
     "reread": "ページを再取得",
+    "check_page": "ページで申請可否を確認",
     "open": "ページを開く",
     "none": "なし",
 }
@@ -83,6 +87,17 @@ def _date(value: datetime | None) -> str:
         return "—"
     local = value.astimezone(JST)
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def _fact_sources(contract: dict) -> dict:
+    """Where each fact of the latest readable capture came from: "api" (the
+    platform's JSON), "page" (its HTML), "list" (the contract list only) or
+    None (unknown)."""
+    raw = contract.get("fact_sources")
+    sources = json.loads(raw) if raw else {}
+    if contract.get("read_state") != "ok" and contract.get("list_status"):
+        sources = {"status": "list"}
+    return sources
 
 
 def whole_days(since: datetime, at: datetime) -> int:
@@ -136,6 +151,7 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -
     verdict = {
         "platform": platform,
         "contract_id": contract["contract_id"],
+        "thread_id": contract.get("thread_id"),
         "title": contract.get("title"),
         "client": contract.get("client"),
         "url": contract.get("url"),
@@ -154,6 +170,8 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -
         "last_captured_at": contract.get("last_captured_at"),
         "unreadable_reason": None,
         "delivered_at": contract.get("delivered_at"),
+        "source": contract.get("source"),
+        "fact_sources": _fact_sources(contract),
         "steps": {k: iso(v) for k, v in step_times.items()},
     }
     reasons = verdict["reasons"]
@@ -177,7 +195,7 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -
             "date": None,
         }
         return verdict
-    if contract.get("read_state") != "ok" or silent_since is None:
+    if contract.get("read_state") != "ok":
         verdict["state"] = "unknown"
         reason("この契約のメッセージページはまだ読み込まれていません", None)
         verdict["next_action"] = {
@@ -192,7 +210,9 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -
         reason(f"最新のページは {_date(captured)} に取得したものです（{whole_days(captured, at)}日前）。"
                "その後の返信は、ページを開き直すまで反映されません", None)
 
-    if lower_bound:
+    if silent_since is None:
+        reason("メッセージが 1 件も読めていないため、沈黙の日数はわかりません", None)
+    elif lower_bound:
         reason(f"クライアントからのメッセージは表示範囲にありません。折りたたまれた過去のやりとりがあるため、"
                f"沈黙は {_date(silent_since)} 以前から続いている可能性があります", None)
     elif last_client is None:
@@ -211,6 +231,16 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -
     else:
         _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, step_times, at, reason)
     return verdict
+
+
+def _no_silence(verdict) -> None:
+    """No message read: nothing is known of the silence."""
+    verdict["state"] = "unknown"
+    verdict["next_action"] = {
+        "kind": "open",
+        "text": "メッセージが読めていません。メッセージページを開き直して取り込んでください。",
+        "date": None,
+    }
 
 
 def _requested_state(verdict, deadline, at, platform, reason):
@@ -251,25 +281,38 @@ def _nudge_or_ok(verdict, silent_days, silent_since_plus, reminder_at, eligible_
         }
 
 
+def _fact_reason(reason, label: str, value, known_text: str, met: bool) -> None:
+    """A condition of the rule, or "unknown" when the page did not show the fact."""
+    if value is None:
+        reason(f"{label}: 不明（ページに表示されていません）", None)
+    else:
+        reason(known_text, met)
+
+
 def _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, requested, step_times, at, reason):
     status = contract.get("status")
     escalation = contract.get("escalation")
-    fixed = contract.get("pay_type") == "fixed"
-    reason("固定報酬制のプロジェクト" + ("です" if fixed else "ではありません（時間報酬制は対象外）"), fixed)
-    in_progress = status in ("in_progress", "delivered")
-    reason(f"取引の状態: {STATUS_LABELS.get(status, status)}", in_progress)
-    reason("計画変更中ではありません" if status != "plan_change" else "計画変更中です（申請できません）",
-           status != "plan_change")
-    reason(f"クライアントの沈黙が7日以上（{_date(eligible_at)} から）", silent_days >= ELIGIBLE_DAYS)
+    pay_type = contract.get("pay_type")
+    fixed = pay_type == "fixed"
+    _fact_reason(reason, "報酬形式", pay_type,
+                 "固定報酬制のプロジェクト" + ("です" if fixed else "ではありません（時間報酬制は対象外）"), fixed)
+    _fact_reason(reason, "取引の状態", status, f"取引の状態: {STATUS_LABELS.get(status, status)}",
+                 status in ("in_progress", "delivered"))
+    if status is not None:
+        reason("計画変更中ではありません" if status != "plan_change" else "計画変更中です（申請できません）",
+               status != "plan_change")
+    if silent_days is not None:
+        reason(f"クライアントの沈黙が7日以上（{_date(eligible_at)} から）", silent_days >= ELIGIBLE_DAYS)
     reason("連絡催促申請はまだ出ていません" if not requested else "連絡催促申請は出ています", not requested)
-    reason("ページに「連絡催促申請」ボタンが表示されています" if escalation == "available"
-           else "ページに「連絡催促申請」ボタンは表示されていません", escalation == "available")
+    _fact_reason(reason, "「連絡催促申請」ボタン", escalation,
+                 "ページに「連絡催促申請」ボタンが表示されています" if escalation == "available"
+                 else "ページに「連絡催促申請」ボタンは表示されていません", escalation == "available")
 
     if requested:
         _requested_state(verdict, deadline, at, "lancers", reason)
         return
     reported = status == "delivered" or "report_filed" in step_times
-    if escalation == "available":
+    if escalation == "available":  # Lancers' own word, whatever the silence
         verdict["state"] = "eligible"
         if reported:
             text = ("連絡催促申請ができます。申請すると7日後が連絡期限になり、期限までに連絡がなければ、"
@@ -279,7 +322,20 @@ def _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, reques
                     "（完了報告のない作業は支払い確定の対象になりません）。")
         verdict["next_action"] = {"kind": "file_request", "text": text, "date": iso(at)}
         return
+    if silent_days is None:
+        _no_silence(verdict)
+        return
     if silent_days >= ELIGIBLE_DAYS:
+        if status is None or escalation is None:
+            verdict["state"] = "unconfirmed"
+            verdict["next_action"] = {
+                "kind": "check_page",
+                "text": "クライアントの沈黙が7日を超えました。ランサーズで取引のメッセージページを開き、"
+                        "「連絡催促申請」ボタンが表示されているか確認してください（取引情報が読み取れなかったため、"
+                        "申請できるかどうか判断できません）。",
+                "date": None,
+            }
+            return
         verdict["state"] = "not_eligible"
         if not fixed:
             text = "時間報酬制の契約は連絡催促申請の対象外です。ランサーズのサポートに相談しましょう。"
@@ -293,7 +349,7 @@ def _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, reques
                     "メッセージページを開き直して確認し、必要ならサポートに相談しましょう。")
         verdict["next_action"] = {"kind": "ask_support", "text": text, "date": None}
         return
-    if fixed and status in ("in_progress", "delivered"):
+    if status in ("in_progress", "delivered") and pay_type != "hourly":
         eligible_text = f"{_date(eligible_at)} から連絡催促申請ができる見込みです。"
     else:
         eligible_text = ""
@@ -304,8 +360,9 @@ def _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, reques
 def _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, step_times, at, reason):
     status = contract.get("status")
     open_work = status in ("in_progress", "delivered")
-    reason(f"契約の状態: {STATUS_LABELS.get(status, status)}", open_work)
-    reason(f"クライアントの沈黙が7日以上（{_date(eligible_at)} から）", silent_days >= ELIGIBLE_DAYS)
+    _fact_reason(reason, "契約の状態", status, f"契約の状態: {STATUS_LABELS.get(status, status)}", open_work)
+    if silent_days is not None:
+        reason(f"クライアントの沈黙が7日以上（{_date(eligible_at)} から）", silent_days >= ELIGIBLE_DAYS)
     delivered_at = _instant(contract.get("delivered_at"))
     kenshu_due = delivered_at + KENSHU_DAYS * DAY if delivered_at else None
     if status == "delivered":
@@ -317,13 +374,16 @@ def _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, st
     if requested:
         _requested_state(verdict, None, at, "crowdworks", reason)
         return
+    if silent_days is None:
+        _no_silence(verdict)
+        return
     if silent_days >= ELIGIBLE_DAYS and open_work:
         verdict["state"] = "eligible"
         if "office_contacted" in step_times:
             text = (f"{_date(step_times['office_contacted'])} に事務局へ連絡済みです。事務局からの返答を待ちましょう。")
             date = None
         elif status == "delivered":
-            text = ("検収の目安（納品から1週間）を過ぎています。「契約相手と連絡がとれない場合はこちら」から"
+            text = ("納品後、クライアントからの連絡が7日以上ありません。「契約相手と連絡がとれない場合はこちら」から"
                     "事務局に連絡し、検収の対応を依頼しましょう。途中終了リクエストは返金になるため使わないでください。")
             date = iso(max(kenshu_due, at) if kenshu_due else at)
         else:
@@ -331,6 +391,15 @@ def _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, st
                     "納品できる状態なら、先に納品しておきましょう。")
             date = iso(at)
         verdict["next_action"] = {"kind": "contact_office", "text": text, "date": date}
+        return
+    if silent_days >= ELIGIBLE_DAYS and status is None:
+        verdict["state"] = "unconfirmed"
+        verdict["next_action"] = {
+            "kind": "check_page",
+            "text": "クライアントの沈黙が7日を超えましたが、契約の状態が読み取れませんでした。"
+                    "クラウドワークスで契約ページを開き、状態を確認してから事務局への連絡催促を検討してください。",
+            "date": None,
+        }
         return
     if silent_days >= ELIGIBLE_DAYS:
         verdict["state"] = "not_eligible"
@@ -360,6 +429,8 @@ def badge(verdict: dict) -> dict:
         return {"text": "", "color": "#757575"}
     days = verdict["silent_days"] or 0
     text = f"{days}+" if verdict.get("silence_is_lower_bound") else str(days)
+    if state == "unconfirmed":
+        text += "?"  # the days are known; whether a request can be filed is not
     if days >= ELIGIBLE_DAYS or state in ("eligible", "overdue"):
         color = "#c62828"
     elif days >= NUDGE_DAYS:

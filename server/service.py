@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from collector.pages import ContractList, Thread
+from collector.pages import ContractList, Thread, Unreadable
 from collector.timeutil import aware, now
 from server import rules
 from server.store import Store
@@ -57,12 +57,14 @@ def summary(store: Store, at: datetime | None = None) -> dict:
 
 
 def ingest(store: Store, url: str, html: str | bytes, captured_at: datetime, source: str = "cli",
-           at: datetime | None = None) -> dict:
-    """Store and read a page; answer what it means now.
+           at: datetime | None = None, responses: list | None = None) -> dict:
+    """Store and read a capture; answer what it means now.  The one answer
+    of ``ghostwatch ingest``, ``POST /api/snapshots`` and the collector.
 
-    Raises ``collector.pages.UnsupportedURL`` or ``NotAPage`` (nothing stored).
+    Raises ``collector.pages.UnsupportedURL`` or ``NotAPage``, or ValueError
+    for ``responses`` of the wrong shape (nothing stored).
     """
-    result = store.ingest(url, html, captured_at, source=source)
+    result = store.ingest(url, html, captured_at, source=source, responses=responses)
     reading = result.reading
     answer = {
         "snapshot_id": result.snapshot_id,
@@ -70,7 +72,8 @@ def ingest(store: Store, url: str, html: str | bytes, captured_at: datetime, sou
         "platform": reading.platform,
         "page": reading.page,
         "contract_id": getattr(reading, "contract_id", None),
-        "unreadable": not isinstance(reading, (Thread, ContractList)),
+        "thread_id": getattr(reading, "thread_id", None),
+        "unreadable": isinstance(reading, Unreadable),
         "reason": getattr(reading, "reason", None),
         "verdict": None,
         "contracts": None,
@@ -78,6 +81,10 @@ def ingest(store: Store, url: str, html: str | bytes, captured_at: datetime, sou
     if isinstance(reading, ContractList):
         listed = {(reading.platform, c.contract_id) for c in reading.contracts}
         answer["contracts"] = [v for v in status(store, at) if (v["platform"], v["contract_id"]) in listed]
-    elif answer["contract_id"] is not None:
-        answer["verdict"] = verdict(store, reading.platform, answer["contract_id"], at)
+    elif isinstance(reading, Thread):
+        answer["verdict"] = verdict(store, reading.platform, reading.contract_id, at)
+    elif isinstance(reading, Unreadable):
+        key = store.contract_key_of(reading)
+        if key is not None:
+            answer["verdict"] = verdict(store, reading.platform, key, at)
     return answer

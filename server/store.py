@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,15 +29,19 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from collector.capture import Response, parse_responses, responses_json, scrub_secrets
 from collector.pages import (
     ContractList,
+    Inquiry,
+    NotAPage,
     Reading,
     Thread,
     Unreadable,
+    UnsupportedURL,
     identify,
     read_page,
 )
-from collector.timeutil import aware, iso, now, parse_instant
+from collector.timeutil import aware, iso, now
 
 BUSY_TIMEOUT_MS = 30_000
 STEP_KINDS = ("reminder_sent", "report_filed", "office_contacted", "request_filed")
@@ -121,6 +126,29 @@ def m001_initial(db: sqlite_utils.Database):
     db["steps"].create_index(["platform", "contract_id"])
 
 
+# A Lancers board whose job is not known (its capture could not be read) is
+# kept under this key until a readable capture names the job.
+UNKNOWN_JOB_PREFIX = "board-"
+
+
+@migrations()
+def m002_captures(db: sqlite_utils.Database):
+    """v2: a snapshot is a capture (the page plus the platform's JSON); Lancers
+    contracts are keyed by their job id, their board is the thread.  Every
+    stored snapshot is re-read after this migration (see ``Store.__init__``)."""
+    db["snapshot_blobs"].add_column("kind", str, not_null_default="html")  # html | capture
+    db["snapshots"].add_column("thread_id", str)
+    for column in ("thread_id", "source", "fact_sources"):
+        db["contracts"].add_column(column, str)
+    db["contracts"].create_index(["platform", "thread_id"])
+    # v1 keyed Lancers contracts by board id: keep the user's steps under the
+    # board until a capture of it names the job.
+    db.execute(f"update steps set contract_id = '{UNKNOWN_JOB_PREFIX}' || contract_id where platform = 'lancers'")
+
+
+REREAD_AFTER = ("m002_captures",)
+
+
 class IngestError(ValueError):
     """Input the store refuses; nothing was written."""
 
@@ -150,9 +178,14 @@ class Store:
             self.db.enable_wal()
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
+        reread = False
         if migrations.pending(self.db):
             with self._write():  # two processes starting at once migrate once
+                pending = {m.name for m in migrations.pending(self.db)}
                 migrations.apply(self.db)
+            reread = bool(pending & set(REREAD_AFTER)) and self.snapshot_count() > 0
+        if reread:
+            self.reparse()
 
     def close(self) -> None:
         self.db.conn.close()
@@ -180,12 +213,20 @@ class Store:
 
     # --- ingest -------------------------------------------------------------
 
-    def ingest(self, url: str, html: str | bytes, captured_at: datetime, source: str = "cli") -> IngestResult:
-        """Store a page and what it says.  Raises UnsupportedURL / NotAPage
-        (nothing written) for input that is not a page ghostwatch reads."""
+    def ingest(self, url: str, html: str | bytes, captured_at: datetime, source: str = "cli",
+               responses: list[Response] | list[dict] | None = None) -> IngestResult:
+        """Store a capture and what it says.  Raises UnsupportedURL / NotAPage,
+        or ValueError for a ``responses`` list of the wrong shape (nothing
+        written), for input that is not a capture ghostwatch reads.
+
+        The capture is read before the write lock is taken; the platform's own
+        secrets (CSRF tokens) are dropped before anything is written."""
         ref = identify(url)  # refuse an unsupported URL before anything
-        raw = html.encode("utf-8") if isinstance(html, str) else bytes(html)
+        responses = parse_responses(responses)
+        html_bytes = scrub_secrets(html.encode("utf-8") if isinstance(html, str) else bytes(html))
         captured_at = aware(captured_at)
+        reading = _read_safely(html_bytes, ref.url, responses)  # NotAPage: nothing written
+        kind, raw = _blob(html_bytes, responses)
         sha = hashlib.sha256(raw).hexdigest()
         captured = iso(captured_at)
         with self._write():
@@ -195,33 +236,66 @@ class Store:
             ).fetchone()
             if not self.db.execute("select 1 from snapshot_blobs where sha256 = ?", [sha]).fetchone():
                 self.db.execute(
-                    "insert into snapshot_blobs (sha256, html_gz, size) values (?, ?, ?)",
-                    [sha, gzip.compress(raw, 6), len(raw)],
+                    "insert into snapshot_blobs (sha256, html_gz, size, kind) values (?, ?, ?, ?)",
+                    [sha, gzip.compress(raw, 6), len(raw), kind],
                 )
             if existing:
                 snapshot_id = existing[0]
             else:
                 snapshot_id = self.db.execute(
-                    "insert into snapshots (sha256, url, platform, page, contract_id, captured_at, "
-                    "received_at, source, read_state) values (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
-                    [sha, ref.url, ref.platform, ref.page, ref.contract_id, captured, iso(now()), source],
+                    "insert into snapshots (sha256, url, platform, page, contract_id, thread_id, captured_at, "
+                    "received_at, source, read_state) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    [sha, ref.url, ref.platform, ref.page, ref.contract_id, ref.thread_id, captured, iso(now()),
+                     source],
                 ).lastrowid
-            reading = _read_safely(raw, ref.url, captured_at)  # NotAPage rolls everything back
             self._apply(snapshot_id, captured, reading)
         return IngestResult(snapshot_id=snapshot_id, duplicate=existing is not None, reading=reading)
 
     def _apply(self, snapshot_id: int, captured: str, reading: Reading) -> None:
         ok = not isinstance(reading, Unreadable)
         self.db.execute(
-            "update snapshots set read_state = ?, reason = ? where id = ?",
-            ["ok" if ok else "unreadable", None if ok else reading.reason, snapshot_id],
+            "update snapshots set read_state = ?, reason = ?, page = ?, contract_id = ?, thread_id = ? where id = ?",
+            ["ok" if ok else "unreadable", None if ok else reading.reason, reading.page,
+             getattr(reading, "contract_id", None), getattr(reading, "thread_id", None), snapshot_id],
         )
         if isinstance(reading, Thread):
             self._apply_thread(snapshot_id, captured, reading)
         elif isinstance(reading, ContractList):
             self._apply_list(captured, reading)
-        elif reading.contract_id is not None:
-            self._apply_unreadable(snapshot_id, captured, reading)
+        elif isinstance(reading, Inquiry):
+            self._drop_unknown_job(reading.platform, reading.thread_id, None)
+        else:
+            key = self._unreadable_key(reading)
+            if key is not None:
+                self._apply_unreadable(snapshot_id, captured, reading, key)
+
+    def contract_key_of(self, reading: Unreadable) -> str | None:
+        """The contract an unreadable reading was stored under (None for a list page)."""
+        return self._unreadable_key(reading)
+
+    def _unreadable_key(self, reading: Unreadable) -> str | None:
+        """The contract an unreadable capture belongs to: the URL's contract id,
+        else the contract known to own its thread, else the thread itself."""
+        if reading.contract_id is not None:
+            return reading.contract_id
+        if reading.thread_id is None:
+            return None  # a list page
+        row = self.db.execute(
+            "select contract_id from contracts where platform = ? and thread_id = ? "
+            "order by (contract_id like ?) limit 1",
+            [reading.platform, reading.thread_id, UNKNOWN_JOB_PREFIX + "%"],
+        ).fetchone()
+        return row[0] if row else UNKNOWN_JOB_PREFIX + reading.thread_id
+
+    def _drop_unknown_job(self, platform: str, thread_id: str, contract_id: str | None) -> None:
+        """A capture named the board's job (or showed it is an inquiry): the
+        placeholder kept for the board goes; the user's steps move to the job."""
+        key = UNKNOWN_JOB_PREFIX + thread_id
+        if contract_id is not None:
+            self.db.execute("update steps set contract_id = ? where platform = ? and contract_id = ?",
+                            [contract_id, platform, key])
+        self.db.execute("delete from messages where platform = ? and contract_id = ?", [platform, key])
+        self.db.execute("delete from contracts where platform = ? and contract_id = ?", [platform, key])
 
     def _ensure_contract(self, platform: str, contract_id: str, url: str, captured: str) -> dict:
         self.db.execute(
@@ -232,16 +306,18 @@ class Store:
         return self.db["contracts"].get((platform, contract_id))
 
     def _apply_thread(self, snapshot_id: int, captured: str, thread: Thread) -> None:
+        self._drop_unknown_job(thread.platform, thread.thread_id, thread.contract_id)
         row = self._ensure_contract(thread.platform, thread.contract_id, thread.url, captured)
         if row["last_captured_at"] is None or captured >= row["last_captured_at"]:
             self.db.execute(
-                """update contracts set url = ?, title = ?, client = ?, pay_type = ?, status = ?,
-                escalation = ?, escalation_deadline = ?, history_collapsed = ?, delivered_at = ?,
-                read_state = 'ok', unreadable_reason = null, last_snapshot_id = ?,
-                last_captured_at = ?, last_read_at = ?
+                """update contracts set url = ?, thread_id = ?, source = ?, fact_sources = ?, title = ?,
+                client = ?, pay_type = ?, status = ?, escalation = ?, escalation_deadline = ?,
+                history_collapsed = ?, delivered_at = ?, read_state = 'ok', unreadable_reason = null,
+                last_snapshot_id = ?, last_captured_at = ?, last_read_at = ?
                 where platform = ? and contract_id = ?""",
                 [
-                    thread.url, thread.title, thread.client, thread.pay_type, thread.status,
+                    thread.url, thread.thread_id, thread.source, json.dumps(thread.fact_sources),
+                    thread.title or row["title"], thread.client, thread.pay_type, thread.status,
                     thread.escalation, iso(thread.escalation_deadline), int(thread.history_collapsed),
                     iso(thread.delivered_at) or row["delivered_at"], snapshot_id, captured, captured,
                     thread.platform, thread.contract_id,
@@ -267,13 +343,14 @@ class Store:
             ],
         )
 
-    def _apply_unreadable(self, snapshot_id: int, captured: str, reading: Unreadable) -> None:
-        row = self._ensure_contract(reading.platform, reading.contract_id, reading.url, captured)
+    def _apply_unreadable(self, snapshot_id: int, captured: str, reading: Unreadable, key: str) -> None:
+        row = self._ensure_contract(reading.platform, key, reading.url, captured)
         if row["last_captured_at"] is None or captured >= row["last_captured_at"]:
             self.db.execute(
                 """update contracts set read_state = 'unreadable', unreadable_reason = ?,
-                last_snapshot_id = ?, last_captured_at = ? where platform = ? and contract_id = ?""",
-                [reading.reason, snapshot_id, captured, reading.platform, reading.contract_id],
+                thread_id = coalesce(?, thread_id), last_snapshot_id = ?, last_captured_at = ?
+                where platform = ? and contract_id = ?""",
+                [reading.reason, reading.thread_id, snapshot_id, captured, reading.platform, key],
             )
 
     def _apply_list(self, captured: str, listing: ContractList) -> None:
@@ -322,14 +399,22 @@ class Store:
             stats[(platform_, cid)] = {"last_client_at": last_client, "first_at": first, "count": count}
         return stats
 
-    def snapshot_html(self, snapshot_id: int) -> bytes:
+    def snapshot_capture(self, snapshot_id: int) -> tuple[bytes, list[Response]]:
+        """A stored capture: the page's HTML and the responses captured with it."""
         row = self.db.execute(
-            "select b.html_gz from snapshots s join snapshot_blobs b on b.sha256 = s.sha256 where s.id = ?",
+            "select b.html_gz, b.kind from snapshots s join snapshot_blobs b on b.sha256 = s.sha256 where s.id = ?",
             [snapshot_id],
         ).fetchone()
         if row is None:
             raise KeyError(snapshot_id)
-        return gzip.decompress(row[0])
+        raw = gzip.decompress(row[0])
+        if row[1] != "capture":
+            return raw, []  # a v1 snapshot: the page alone
+        data = json.loads(raw)
+        return data["html"].encode("utf-8"), parse_responses(data["responses"])
+
+    def snapshot_html(self, snapshot_id: int) -> bytes:
+        return self.snapshot_capture(snapshot_id)[0]
 
     def snapshot_count(self) -> int:
         return self.db.execute("select count(*) from snapshots").fetchone()[0]
@@ -370,12 +455,12 @@ class Store:
             self.db.execute("delete from messages")
             self.db.execute("delete from contracts")
             for row in snapshots:
-                raw = self.snapshot_html(row["id"])
+                html, responses = self.snapshot_capture(row["id"])
                 try:
-                    reading = _read_safely(raw, row["url"], parse_instant(row["captured_at"]))
-                except Exception as err:  # NotAPage stored earlier: keep it, as unreadable
+                    reading = _read_safely(html, row["url"], responses)
+                except NotAPage as err:  # stored by an earlier version: keep it, as unreadable
                     ref = identify(row["url"])
-                    reading = Unreadable(ref.platform, ref.url, ref.page, str(err), ref.contract_id)
+                    reading = Unreadable(ref.platform, ref.url, ref.page, str(err), ref.contract_id, ref.thread_id)
                 self._apply(row["id"], row["captured_at"], reading)
                 counts["unreadable" if isinstance(reading, Unreadable) else "ok"] += 1
                 if progress:
@@ -383,18 +468,30 @@ class Store:
         return counts
 
 
-def _read_safely(raw: bytes, url: str, captured_at: datetime) -> Reading:
-    """Read a page; an adapter bug becomes an unreadable reading (the raw page is
-    kept for ``reparse``), while input that is not a page raises NotAPage."""
-    from collector.pages import NotAPage, UnsupportedURL
-
+def _blob(html: bytes, responses: list[Response]) -> tuple[str, bytes]:
+    """What the store keeps of a capture: the page alone (``html``, as v1
+    did), or the page and its responses as one JSON document (``capture``)."""
+    if not responses:
+        return "html", html
     try:
-        return read_page(raw, url, captured_at)
+        text = html.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise NotAPage("HTML ではありません（UTF-8 として読めません）") from err
+    doc = {"html": text, "responses": responses_json(responses)}
+    return "capture", json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def _read_safely(html: bytes, url: str, responses: list[Response]) -> Reading:
+    """Read a capture; a reader bug becomes an unreadable reading (the raw
+    capture is kept for ``reparse``), while input that is not a page raises
+    NotAPage."""
+    try:
+        return read_page(html, url, now(), responses)
     except (NotAPage, UnsupportedURL):
         raise
     except Exception as err:  # noqa: BLE001 - reported as unreadable, never guessed
         ref = identify(url)
         return Unreadable(
             ref.platform, ref.url, ref.page, f"読み取り中にエラーが発生しました: {type(err).__name__}: {err}",
-            ref.contract_id,
+            ref.contract_id, ref.thread_id,
         )
