@@ -16,20 +16,31 @@ def corpus_page(name: str) -> tuple[str, dict]:
     return path.with_suffix(".html").read_text(encoding="utf-8"), meta
 
 
+def corpus_responses(name: str) -> list[dict]:
+    """The responses captured with ``<platform>/<name>`` (none when it has no file)."""
+    path = CORPUS / name
+    responses = path.with_name(f"{path.name.removesuffix('.html')}.responses.json")
+    return json.loads(responses.read_text(encoding="utf-8")) if responses.exists() else []
+
+
 def snapshot_body(name: str, **extra) -> dict:
+    """The capture the extension posts for a corpus page: its HTML and responses."""
     html, meta = corpus_page(name)
-    return {"url": meta["url"], "html": html, "captured_at": meta["captured_at"], **extra}
+    return {"url": meta["url"], "html": html, "captured_at": meta["captured_at"],
+            "responses": corpus_responses(name), **extra}
 
 
 def post_corpus(server, name: str, **extra):
-    """POST one corpus page as the extension does: (status, answer)."""
+    """POST one corpus capture as the extension does: (status, answer)."""
     return server.json("POST", "/api/snapshots", snapshot_body(name, **extra))
 
 
 def post_all_corpus(server) -> dict[str, dict]:
-    """Every corpus page, posted; answers by ``platform/name``."""
+    """Every corpus capture, posted; answers by ``platform/name``."""
     answers = {}
     for path in sorted(CORPUS.glob("*/*.json")):
+        if path.name.endswith(".responses.json"):
+            continue
         name = f"{path.parent.name}/{path.stem}"
         status, answer = post_corpus(server, name + ".html")
         assert status == 200, (name, answer)
@@ -41,20 +52,22 @@ SCRIPT = "<script>window.__pwned = 1</script>"
 IMG = '<img src=x onerror="window.__pwned = 2">'
 
 
-def hostile_lancers_thread() -> tuple[str, str, str]:
+def hostile_lancers_thread() -> tuple[str, str, str, list[dict]]:
     """thread_silent_fixed with its last client message and its title replaced
-    by markup a client could type: as the platform shows it (escaped), it must
-    stay text in ghostwatch too.  Returns (url, html, captured_at)."""
+    by markup a client could type (the API returns it as raw text): it must
+    stay text in ghostwatch.  Returns (url, html, captured_at, responses)."""
     html, meta = corpus_page("lancers/thread_silent_fixed.html")
-    typed = (SCRIPT + " " + IMG).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    partner_bodies = list(re.finditer(
-        r'(p-message-list__item--partner.*?<div class="p-message-list__body">)(.*?)(</div>)', html, re.S))
-    last = partner_bodies[-1]
-    html = html[: last.start(2)] + "お世話になります。" + typed + html[last.end(2):]
-    html, n = re.subn(r'(class="p-message-board__work-title"[^>]*>)(.*?)(</a>)',
-                      lambda m: m.group(1) + typed + m.group(3), html, count=1, flags=re.S)
-    assert n == 1
-    return meta["url"], html, meta["captured_at"]
+    typed = SCRIPT + " " + IMG
+    responses = corpus_responses("lancers/thread_silent_fixed.html")
+    for response in responses:
+        data = json.loads(response["body"])
+        if isinstance(data, dict):
+            data["title"] = typed
+        else:
+            last = max((m for m in data if m["send_user"]["is_client"]), key=lambda m: m["id"])
+            last["description"] = "お世話になります。" + typed
+        response["body"] = json.dumps(data, ensure_ascii=False)
+    return meta["url"], html, meta["captured_at"], responses
 
 
 def no_redirect(server, method: str, path: str, body: bytes | None = None, headers: dict | None = None):

@@ -6,15 +6,18 @@ import sqlite3
 
 import pytest
 
-from standin import CORPUS
+from corpus import page
 
-SILENT = CORPUS / "lancers" / "thread_silent_fixed.html"
-SILENT_URL = "https://www.lancers.jp/mypage/message?boardId=5198842"
+SILENT_PAGE = page("lancers/thread_silent_fixed")
+SILENT = SILENT_PAGE.html
+SILENT_URL = SILENT_PAGE.url
+RESPONSES = ["--responses", str(SILENT_PAGE.responses)]
+JOB = SILENT_PAGE.expected["contract_id"]
 
 
 def test_ingest_stores_in_the_data_directory(ghostwatch, home):
     run = ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T21:40:00+09:00",
-                     "--at", "2026-11-21T09:00:00+09:00")
+                     *RESPONSES, "--at", "2026-11-21T09:00:00+09:00")
     assert run.returncode == 0, run.stderr
     assert run.json()["state"] == "eligible"
     db = home / "ghostwatch.db"
@@ -24,9 +27,9 @@ def test_ingest_stores_in_the_data_directory(ghostwatch, home):
 
 def test_db_option_puts_the_database_elsewhere(ghostwatch, tmp_path):
     db = tmp_path / "other.db"
-    run = ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--db", str(db))
+    run = ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, *RESPONSES, "--db", str(db))
     assert run.returncode == 0, run.stderr
-    assert ghostwatch("status", "--json", "--db", str(db)).json()[0]["contract_id"] == "5198842"
+    assert ghostwatch("status", "--json", "--db", str(db)).json()[0]["contract_id"] == JOB
     assert ghostwatch("status", "--json").json() == []
 
 
@@ -60,21 +63,39 @@ def test_invalid_captured_at(ghostwatch):
     assert "'yesterday'" in run.stderr and "ISO 8601" in run.stderr
 
 
-def test_unrecognised_layout_prints_unreadable_with_the_contract_id(ghostwatch, tmp_path):
-    page = tmp_path / "new-layout.html"
-    page.write_text("<!DOCTYPE html><html><body><div class='p-new-board'>…</div></body></html>")
-    run = ghostwatch("parse", str(page), "--url", SILENT_URL)
+def test_a_thread_without_its_json_prints_unreadable_with_the_board_and_the_reason(ghostwatch):
+    run = ghostwatch("parse", str(SILENT), "--url", SILENT_URL)
     assert run.returncode == 0
     reading = run.json()
-    assert reading["unreadable"] is True and reading["contract_id"] == "5198842"
-    assert ".p-message-board" in reading["reason"]
+    assert reading["unreadable"] is True and reading["thread_id"] == SILENT_URL.rsplit("=", 1)[1]
+    assert "/v1/message_api/boards/" in reading["reason"]
+
+
+def test_ingest_of_an_unreadable_capture_says_so_with_its_reason(ghostwatch):
+    run = ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T21:40:00+09:00")
+    assert run.returncode == 0, run.stderr
+    answer = run.json()
+    assert answer["unreadable"] is True and answer["state"] == "unreadable"
+    assert "ボードの詳細" in answer["reason"]
+
+
+@pytest.mark.parametrize("content", ["{}", "[1, 2]", '[{"url": "https://www.lancers.jp/x", "status": "200", "body": ""}]',
+                                     "not json"])
+def test_responses_file_of_the_wrong_shape_is_refused(ghostwatch, tmp_path, home, content):
+    bad = tmp_path / "responses.json"
+    bad.write_text(content)
+    run = ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--responses", str(bad))
+    assert run.returncode == 2
+    assert "--responses" in run.stderr and "Traceback" not in run.stderr
+    assert not (home / "ghostwatch.db").exists() or sqlite3.connect(home / "ghostwatch.db").execute(
+        "select count(*) from snapshots").fetchone() == (0,)
 
 
 def test_status_table_is_human_readable(ghostwatch):
-    ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T21:40:00+09:00")
+    ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T21:40:00+09:00", *RESPONSES)
     run = ghostwatch("status", "--at", "2026-11-21T09:00:00+09:00")
     assert run.returncode == 0
-    assert "申請できます" in run.stdout and "合同会社ルミエール" in run.stdout
+    assert "申請できます" in run.stdout and SILENT_PAGE.expected["client"] in run.stdout
 
 
 def test_reparse_reports_what_it_read(ghostwatch):
@@ -92,7 +113,7 @@ def test_help_lists_every_command(ghostwatch):
 
 
 def test_all_instants_printed_are_japan_time(ghostwatch):
-    run = ghostwatch("parse", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T12:40:00Z")
+    run = ghostwatch("parse", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T12:40:00Z", *RESPONSES)
     reading = json.loads(run.stdout)
     assert all(m["sent_at"].endswith("+09:00") for m in reading["messages"])
     assert reading["last_client_message_at"] == "2026-11-10T15:26:00+09:00"

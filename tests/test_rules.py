@@ -1,4 +1,4 @@
-"""The escalation rules, on pages of our own that put each corner case at a
+"""The escalation rules, on captures of our own that put each corner case at a
 known distance from the judging instant."""
 
 from datetime import timedelta
@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from collector.timeutil import iso, parse_instant
-from pagekit import crowdworks_contract, crowdworks_url, lancers_thread, lancers_url
+from pagekit import crowdworks_capture, lancers_capture
 from server import service
 from server.store import Store
 
@@ -20,12 +20,11 @@ def store(tmp_path):
 
 
 def cw_silent_since(store, last_client, *, status="in_progress", at, **kw):
-    html = crowdworks_contract(
+    crowdworks_capture(
         messages=[("me", "2026-11-01T09:00:00+09:00", "よろしくお願いします"),
                   ("client", iso(last_client), "確認します")],
         status=status, **kw,
-    )
-    store.ingest(crowdworks_url(), html, CAPTURED)
+    ).ingest(store, CAPTURED)
     return service.verdict(store, "crowdworks", "9000001", at)
 
 
@@ -49,12 +48,11 @@ def test_under_three_days_is_ok_and_three_is_a_nudge(store):
 
 
 def test_a_client_who_never_wrote_on_a_folded_thread_gives_a_lower_bound(store):
-    html = crowdworks_contract(
+    crowdworks_capture(
         messages=[("me", "2026-11-05T09:00:00+09:00", "ご確認ください"),
                   ("me", "2026-11-12T09:00:00+09:00", "いかがでしょうか")],
-        collapsed=8,
-    )
-    store.ingest(crowdworks_url(), html, CAPTURED)
+        collapsed=8, api=False,
+    ).ingest(store, CAPTURED)
     v = service.verdict(store, "crowdworks", "9000001", CAPTURED)
     assert v["silent_since"] == "2026-11-05T09:00:00+09:00"
     assert v["silence_is_lower_bound"] is True
@@ -63,29 +61,29 @@ def test_a_client_who_never_wrote_on_a_folded_thread_gives_a_lower_bound(store):
 
 
 def test_a_client_who_never_wrote_on_a_whole_thread_counts_from_its_first_message(store):
-    html = crowdworks_contract(
+    crowdworks_capture(
         messages=[("system", "2026-11-10T09:00:00+09:00", "契約が成立しました。"),
                   ("me", "2026-11-12T09:00:00+09:00", "よろしくお願いします")],
-    )
-    store.ingest(crowdworks_url(), html, CAPTURED)
+        api=False,
+    ).ingest(store, CAPTURED)
     v = service.verdict(store, "crowdworks", "9000001", CAPTURED)
     assert v["silent_since"] == "2026-11-10T09:00:00+09:00"
     assert v["silence_is_lower_bound"] is False
 
 
 def test_lancers_is_eligible_exactly_when_the_page_shows_the_button(store):
-    messages = [("client", "11月1日 10:00", "お願いします"), ("me", "11月5日 10:00", "いかがでしょうか")]
-    store.ingest(lancers_url("1"), lancers_thread("1", messages, contact_button=True), CAPTURED)
-    store.ingest(lancers_url("2"), lancers_thread("2", messages, contact_button=False), CAPTURED)
+    messages = [("client", "2026-11-01T10:00:00+09:00", "お願いします"), ("me", "2026-11-05T10:00:00+09:00", "いかがでしょうか")]
+    lancers_capture("1", messages, job_id="1", contact_button=True).ingest(store, CAPTURED)
+    lancers_capture("2", messages, job_id="2", contact_button=False).ingest(store, CAPTURED)
     assert service.verdict(store, "lancers", "1", CAPTURED)["state"] == "eligible"
     v = service.verdict(store, "lancers", "2", CAPTURED)
     assert v["state"] == "not_eligible" and v["silent_days"] == 20
 
 
 def test_lancers_hourly_and_plan_change_are_not_eligible_with_reasons(store):
-    messages = [("client", "11月1日 10:00", "お願いします")]
-    store.ingest(lancers_url("3"), lancers_thread("3", messages, pay="時間報酬制"), CAPTURED)
-    store.ingest(lancers_url("4"), lancers_thread("4", messages, status=("changing", "計画変更中")), CAPTURED)
+    messages = [("client", "2026-11-01T10:00:00+09:00", "お願いします")]
+    lancers_capture("3", messages, job_id="3", pay="時間報酬制").ingest(store, CAPTURED)
+    lancers_capture("4", messages, job_id="4", status="計画変更中").ingest(store, CAPTURED)
     hourly = service.verdict(store, "lancers", "3", CAPTURED)
     plan = service.verdict(store, "lancers", "4", CAPTURED)
     assert hourly["state"] == plan["state"] == "not_eligible"
@@ -95,8 +93,8 @@ def test_lancers_hourly_and_plan_change_are_not_eligible_with_reasons(store):
 
 
 def test_lancers_eligible_work_in_progress_says_report_first(store):
-    messages = [("client", "11月1日 10:00", "お願いします")]
-    store.ingest(lancers_url("5"), lancers_thread("5", messages, contact_button=True), CAPTURED)
+    messages = [("client", "2026-11-01T10:00:00+09:00", "お願いします")]
+    lancers_capture("5", messages, job_id="5", contact_button=True).ingest(store, CAPTURED)
     action = service.verdict(store, "lancers", "5", CAPTURED)["next_action"]
     assert action["kind"] == "file_request"
     assert action["text"].index("完了報告") < action["text"].index("申請してください")
@@ -106,8 +104,8 @@ def test_lancers_eligible_work_in_progress_says_report_first(store):
 
 
 def test_a_recorded_lancers_request_starts_its_seven_day_deadline(store):
-    messages = [("client", "11月1日 10:00", "お願いします")]
-    store.ingest(lancers_url("6"), lancers_thread("6", messages, contact_button=True), CAPTURED)
+    messages = [("client", "2026-11-01T10:00:00+09:00", "お願いします")]
+    lancers_capture("6", messages, job_id="6", contact_button=True).ingest(store, CAPTURED)
     filed = parse_instant("2026-11-21T12:00:00+09:00")
     store.add_step("lancers", "6", "request_filed", filed)
     v = service.verdict(store, "lancers", "6", filed)
@@ -117,8 +115,8 @@ def test_a_recorded_lancers_request_starts_its_seven_day_deadline(store):
 
 
 def test_a_deadline_shown_on_the_page_makes_it_overdue_once_passed(store):
-    messages = [("client", "11月1日 10:00", "お願いします")]
-    store.ingest(lancers_url("7"), lancers_thread("7", messages, requested_deadline="2026年11月25日 18:00"), CAPTURED)
+    messages = [("client", "2026-11-01T10:00:00+09:00", "お願いします")]
+    lancers_capture("7", messages, job_id="7", requested_deadline="2026年11月25日 18:00").ingest(store, CAPTURED)
     assert service.verdict(store, "lancers", "7", parse_instant("2026-11-25T17:59:00+09:00"))["state"] == "requested"
     v = service.verdict(store, "lancers", "7", parse_instant("2026-11-25T18:00:00+09:00"))
     assert v["state"] == "overdue" and v["deadline_at"] == "2026-11-25T18:00:00+09:00"
@@ -142,7 +140,7 @@ def test_an_unrecognised_layout_is_unreadable_and_says_so(store):
     last = parse_instant("2026-11-18T10:00:00+09:00")
     cw_silent_since(store, last, at=CAPTURED)
     later = CAPTURED + timedelta(days=1)
-    store.ingest(crowdworks_url(), "<html><body><div class='new-layout'>…</div></body></html>", later)
+    store.ingest("https://crowdworks.jp/contracts/9000001", "<html><body><div class='new-layout'>…</div></body></html>", later)
     v = service.verdict(store, "crowdworks", "9000001", later)
     assert v["state"] == "unreadable"
     assert "#pack-message-thread" in v["unreadable_reason"]
@@ -150,8 +148,8 @@ def test_an_unrecognised_layout_is_unreadable_and_says_so(store):
 
 
 def test_a_lancers_page_read_before_the_seventh_day_asks_to_be_reopened(store):
-    messages = [("client", "11月15日 10:00", "お願いします")]
-    store.ingest(lancers_url("8"), lancers_thread("8", messages), CAPTURED)  # 6 days of silence then
+    messages = [("client", "2026-11-15T10:00:00+09:00", "お願いします")]
+    lancers_capture("8", messages, job_id="8").ingest(store, CAPTURED)  # 6 days of silence then
     v = service.verdict(store, "lancers", "8", CAPTURED + timedelta(days=2))
     assert v["state"] == "not_eligible" and v["silent_days"] == 8
     assert "開き直す" in v["next_action"]["text"]
@@ -159,20 +157,69 @@ def test_a_lancers_page_read_before_the_seventh_day_asks_to_be_reopened(store):
 
 
 def test_a_step_recorded_before_the_client_last_wrote_no_longer_counts(store):
-    messages = [("client", "11月18日 10:00", "遅くなりました、確認します")]
-    store.ingest(lancers_url("9"), lancers_thread("9", messages), CAPTURED)
+    messages = [("client", "2026-11-18T10:00:00+09:00", "遅くなりました、確認します")]
+    lancers_capture("9", messages, job_id="9").ingest(store, CAPTURED)
     store.add_step("lancers", "9", "request_filed", parse_instant("2026-11-12T10:00:00+09:00"))
     v = service.verdict(store, "lancers", "9", CAPTURED)
     assert v["state"] == "nudge" and v["deadline_at"] is None
 
 
 def test_contracts_seen_only_on_a_list_are_unknown_until_their_page_is_read(store):
-    from standin import CORPUS
-    import json
+    from corpus import page
 
-    meta = json.loads((CORPUS / "lancers" / "working_list.json").read_text())
-    store.ingest(meta["url"], (CORPUS / "lancers" / "working_list.html").read_bytes(), parse_instant(meta["captured_at"]))
+    listing = page("lancers/working_list")
+    store.ingest(listing.url, listing.html.read_bytes(), parse_instant(listing.meta["captured_at"]))
     verdicts = service.status(store, CAPTURED)
-    assert len(verdicts) == 7 and {v["state"] for v in verdicts} == {"unknown"}
-    assert verdicts[0]["url"].startswith("https://www.lancers.jp/mypage/message?boardId=")
+    assert [v["contract_id"] for v in sorted(verdicts, key=lambda v: v["contract_id"])] == sorted(
+        c["contract_id"] for c in listing.expected["contracts"])
+    assert {v["state"] for v in verdicts} == {"unknown"}
+    # The working list links jobs, not boards: the link is the job's page until a board is read.
+    assert all(v["url"].startswith("https://www.lancers.jp/work/detail/") for v in verdicts)
     assert all(v["title"] for v in verdicts)
+    assert all(v["fact_sources"] == {"status": "list"} for v in verdicts)
+
+
+def test_a_lancers_contract_without_its_deal_panel_is_unconfirmed_from_seven_days(store):
+    messages = [("client", "2026-11-10T10:00:00+09:00", "お願いします")]
+    lancers_capture("10", messages, job_id="10", panel=False).ingest(store, CAPTURED)
+    at6 = parse_instant("2026-11-16T09:59:00+09:00")
+    assert service.verdict(store, "lancers", "10", at6)["state"] == "nudge"
+    v = service.verdict(store, "lancers", "10", parse_instant("2026-11-17T10:00:00+09:00"))
+    assert v["state"] == "unconfirmed" and v["silent_days"] == 7
+    assert v["next_action"]["kind"] == "check_page" and "連絡催促申請" in v["next_action"]["text"]
+    assert any(r["met"] is None and "不明" in r["text"] for r in v["reasons"])
+    assert v["fact_sources"]["status"] is None and v["fact_sources"]["messages"] == "api"
+
+
+def test_a_lancers_panel_whose_state_cannot_be_read_is_unconfirmed_not_refused(store):
+    messages = [("client", "2026-11-01T10:00:00+09:00", "お願いします")]
+    lancers_capture("11", messages, job_id="11", status="審査中").ingest(store, CAPTURED)
+    v = service.verdict(store, "lancers", "11", CAPTURED)
+    assert v["status"] is None and v["state"] == "unconfirmed"
+
+
+def test_the_button_on_the_page_makes_lancers_eligible_whatever_the_silence(store):
+    messages = [("client", "2026-11-20T10:00:00+09:00", "お願いします")]
+    lancers_capture("12", messages, job_id="12", contact_button=True).ingest(store, CAPTURED)
+    v = service.verdict(store, "lancers", "12", CAPTURED)
+    assert (v["state"], v["silent_days"]) == ("eligible", 1)
+
+
+def test_a_crowdworks_contract_whose_status_is_not_shown_is_unconfirmed_from_seven_days(store):
+    last = parse_instant("2026-11-10T10:00:00+09:00")
+    v = cw_silent_since(store, last, status="unknown", at=CAPTURED)
+    assert v["status"] is None and v["state"] == "unconfirmed"
+
+
+def test_crowdworks_hourly_contracts_may_ask_the_office_too(store):
+    last = parse_instant("2026-11-10T10:00:00+09:00")
+    v = cw_silent_since(store, last, pay="時間単価制 2,000円/時間", at=CAPTURED)
+    assert v["pay_type"] == "hourly" and v["state"] == "eligible"
+
+
+def test_a_capture_with_no_message_at_all_has_no_days(store):
+    lancers_capture("13", [], job_id="13").ingest(store, CAPTURED)
+    v = service.verdict(store, "lancers", "13", CAPTURED)
+    assert (v["state"], v["silent_since"], v["silent_days"], v["eligible_at"]) == ("unknown", None, None, None)
+    lancers_capture("14", [], job_id="14", contact_button=True).ingest(store, CAPTURED)
+    assert service.verdict(store, "lancers", "14", CAPTURED)["state"] == "eligible"

@@ -9,7 +9,7 @@ import pytest
 
 from collector.pages import NotAPage, UnsupportedURL
 from collector.timeutil import parse_instant
-from pagekit import crowdworks_contract, crowdworks_url
+from pagekit import crowdworks_capture, crowdworks_url, lancers_capture
 from server import service
 from server.store import Store
 
@@ -31,27 +31,30 @@ def counts(store):
 
 
 def test_folded_history_does_not_forget_messages_seen_before(store):
-    store.ingest(crowdworks_url(), crowdworks_contract(messages=[A, B, C]), T0)
-    # A later snapshot folds the two oldest away and shows a new one.
-    folded = crowdworks_contract(messages=[C, D], collapsed=2)
-    store.ingest(crowdworks_url(), folded, T0 + timedelta(days=1))
+    crowdworks_capture(messages=[A, B, C], api=False).ingest(store, T0)
+    # A later capture (the page's own list) folds the two oldest away and shows a new one.
+    crowdworks_capture(messages=[C, D], collapsed=2, api=False).ingest(store, T0 + timedelta(days=1))
     texts = [m["text"] for m in store.messages("crowdworks", "9000001")]
     assert texts == ["最初のご依頼です", "承知しました", "よろしくお願いします", "初稿をお送りします"]
     v = service.verdict(store, "crowdworks", "9000001", T0 + timedelta(days=1))
     assert v["silent_since"] == "2026-11-12T09:00:00+09:00"
 
 
-def test_the_raw_page_is_kept_compressed_and_stored_once(store):
-    html = crowdworks_contract(messages=[A, B])
-    first = store.ingest(crowdworks_url(), html, T0)
-    again = store.ingest(crowdworks_url(), html, T0)
-    later = store.ingest(crowdworks_url(), html, T0 + timedelta(hours=1))
+def test_the_raw_capture_is_kept_compressed_and_stored_once(store):
+    page = crowdworks_capture(messages=[A, B])
+    first = page.ingest(store, T0)
+    again = page.ingest(store, T0)
+    later = page.ingest(store, T0 + timedelta(hours=1))
     assert again.duplicate and again.snapshot_id == first.snapshot_id
     assert not later.duplicate
     assert counts(store)["snapshot_blobs"] == 1 and counts(store)["snapshots"] == 2
     blob = store.db.execute("select html_gz, size from snapshot_blobs").fetchone()
-    assert gzip.decompress(blob[0]).decode() == html and len(blob[0]) < blob[1]
-    assert store.snapshot_html(first.snapshot_id).decode() == html
+    assert len(blob[0]) < blob[1]
+    html, responses = store.snapshot_capture(first.snapshot_id)
+    assert [r.to_json() for r in responses] == page.responses
+    # The platform's CSRF token is not kept; the rest of the page is, byte for byte.
+    assert b"secret-csrf-token-value" not in gzip.decompress(blob[0])
+    assert html.decode() == page.html.replace("secret-csrf-token-value", "")
 
 
 def test_an_unreadable_page_is_stored_too(store):
@@ -72,7 +75,7 @@ def test_an_unreadable_page_is_stored_too(store):
     ],
 )
 def test_refused_input_leaves_nothing_half_written(store, url, body, error):
-    store.ingest(crowdworks_url("1"), crowdworks_contract("1", messages=[A]), T0)
+    crowdworks_capture("1", messages=[A]).ingest(store, T0)
     before = counts(store)
     with pytest.raises(error):
         store.ingest(url, body, T0)
@@ -80,14 +83,14 @@ def test_refused_input_leaves_nothing_half_written(store, url, body, error):
 
 
 def test_an_older_snapshot_arriving_late_does_not_override_newer_facts(store):
-    store.ingest(crowdworks_url(), crowdworks_contract(messages=[A, B, C], status="delivered"), T0)
-    store.ingest(crowdworks_url(), crowdworks_contract(messages=[A, B], status="in_progress"), T0 - timedelta(days=2))
+    crowdworks_capture(messages=[A, B, C], status="delivered").ingest(store, T0)
+    crowdworks_capture(messages=[A, B], status="in_progress").ingest(store, T0 - timedelta(days=2))
     assert store.contract("crowdworks", "9000001")["status"] == "delivered"
 
 
 def test_reparse_rebuilds_from_the_raw_snapshots_and_keeps_steps(store):
-    store.ingest(crowdworks_url(), crowdworks_contract(messages=[A, B, C]), T0)
-    store.ingest(crowdworks_url(), crowdworks_contract(messages=[C, D], collapsed=2), T0 + timedelta(days=1))
+    crowdworks_capture(messages=[A, B, C]).ingest(store, T0)
+    crowdworks_capture(messages=[C, D], collapsed=2, api=False).ingest(store, T0 + timedelta(days=1))
     store.add_step("crowdworks", "9000001", "reminder_sent", T0)
     before = service.verdict(store, "crowdworks", "9000001", T0 + timedelta(days=2))
     store.db.execute("update contracts set title = 'broken'")
@@ -109,7 +112,7 @@ def test_concurrent_writers_on_separate_connections_never_see_database_locked(tm
             with Store(path) as s:
                 for i in range(15):
                     cid = str(100000 + n * 100 + i)
-                    s.ingest(crowdworks_url(cid), crowdworks_contract(cid, messages=[A, B, C]), T0)
+                    crowdworks_capture(cid, messages=[A, B, C]).ingest(s, T0)
         except Exception as err:  # noqa: BLE001
             errors.append(err)
 
@@ -122,3 +125,78 @@ def test_concurrent_writers_on_separate_connections_never_see_database_locked(tm
     with Store(path) as s:
         assert s.db["contracts"].count == 60
         assert s.db.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_responses_of_the_wrong_shape_are_refused_before_anything_is_written(store):
+    page = crowdworks_capture(messages=[A])
+    before = counts(store)
+    for bad in ({"url": "x"}, [{"url": page.responses[0]["url"], "status": "200", "body": ""}], ["text"]):
+        with pytest.raises(ValueError):
+            store.ingest(page.url, page.html, T0, responses=bad)
+    assert counts(store) == before
+
+
+def test_a_lancers_board_unreadable_before_its_job_is_known_joins_the_job_later(store):
+    messages = [("client", "2026-11-01T10:00:00+09:00", "お願いします")]
+    page = lancers_capture("7100001", messages, contact_button=True)
+    # The API answered 403 (a human check): the board's job is unknown.
+    blocked = [dict(r, status=403, body="<html>確認</html>") for r in page.responses]
+    store.ingest(page.url, page.html, T0, responses=blocked)
+    [row] = store.contracts()
+    assert (row["contract_id"], row["thread_id"], row["read_state"]) == ("board-7100001", "7100001", "unreadable")
+    assert "403" in row["unreadable_reason"]
+    store.add_step("lancers", "board-7100001", "reminder_sent", T0)
+    # A readable capture names the job: one contract, the step kept, the placeholder gone.
+    page.ingest(store, T0 + timedelta(hours=1))
+    [row] = store.contracts()
+    assert (row["contract_id"], row["thread_id"], row["read_state"]) == (page.contract_id, "7100001", "ok")
+    assert [s["step"] for s in store.steps("lancers", page.contract_id)] == ["reminder_sent"]
+    # A later blocked capture marks the job's contract unreadable, not a new placeholder.
+    store.ingest(page.url, page.html, T0 + timedelta(hours=2), responses=blocked)
+    [row] = store.contracts()
+    assert (row["contract_id"], row["read_state"]) == (page.contract_id, "unreadable")
+
+
+def test_an_inquiry_board_is_kept_as_a_snapshot_and_is_no_contract(store):
+    page = lancers_capture("7200001", [("client", "2026-11-01T10:00:00+09:00", "ご相談です")], inquiry=True)
+    result = page.ingest(store, T0)
+    assert result.reading.page == "inquiry"
+    assert store.contracts() == []
+    assert store.db["snapshots"].get(result.snapshot_id)["thread_id"] == "7200001"
+
+
+def test_a_v1_database_is_migrated_and_reread_with_nothing_lost(tmp_path):
+    """A database written before captures: its snapshots are re-read; a Lancers
+    board page (no JSON) becomes unreadable under its board, with the user's steps."""
+    import sqlite3
+
+    from server.store import migrations
+
+    path = tmp_path / "v1.db"
+    with Store(path) as s:
+        crowdworks_capture(messages=[A, B, C], api=False).ingest(s, T0)
+        v1_lancers = "<!DOCTYPE html><html><body><div class='p-message-board'><ul class='p-message-list'></ul></div></body></html>"
+        s.ingest("https://www.lancers.jp/mypage/message?boardId=7300001", v1_lancers, T0)
+    # Roll the file back to v1's schema and rows: drop what m002 added.
+    conn = sqlite3.connect(path)
+    conn.execute("delete from _sqlite_migrations where name = 'm002_captures'")
+    for table, column in (("snapshot_blobs", "kind"), ("snapshots", "thread_id"), ("contracts", "thread_id"),
+                          ("contracts", "source"), ("contracts", "fact_sources")):
+        conn.execute(f"drop index if exists idx_contracts_platform_thread_id")
+        conn.execute(f"alter table {table} drop column {column}")
+    conn.execute("delete from contracts")
+    conn.execute("insert into contracts (platform, contract_id, url, read_state) values "
+                 "('lancers', '7300001', 'https://www.lancers.jp/mypage/message?boardId=7300001', 'ok')")
+    conn.execute("insert into steps (platform, contract_id, step, done_at, note, recorded_at) values "
+                 "('lancers', '7300001', 'reminder_sent', '2026-11-14T10:00:00+09:00', '', '2026-11-14T10:00:00+09:00')")
+    conn.commit()
+    conn.close()
+    with Store(path) as s:
+        assert not migrations.pending(s.db)
+        rows = {(r["platform"], r["contract_id"]): r for r in s.contracts()}
+        assert rows[("crowdworks", "9000001")]["read_state"] == "ok"
+        assert len(s.messages("crowdworks", "9000001")) == 3
+        board = rows[("lancers", "board-7300001")]
+        assert board["read_state"] == "unreadable" and "ボードの詳細" in board["unreadable_reason"]
+        assert [st["step"] for st in s.steps("lancers", "board-7300001")] == ["reminder_sent"]
+        assert s.snapshot_count() == 2
