@@ -25,6 +25,8 @@ from collector.fetch import (
 
 pytestmark = pytest.mark.browser
 
+from standin import key  # noqa: E402
+
 LANCERS_LIST = "https://www.lancers.jp/mypage/proposals/all/working"
 CROWDWORKS_LIST = "https://crowdworks.jp/e/contracts?status=active"
 LIST_URLS = {"lancers": LANCERS_LIST, "crowdworks": CROWDWORKS_LIST}
@@ -72,6 +74,8 @@ def assert_no_browser_left(home: Path, grace: float = 5.0) -> None:
 @pytest.fixture
 def site(standin):
     """The session's stand-in, restored after the test (it is shared)."""
+    from standin import LOGIN_PATHS
+
     routes = dict(standin.routes)
     yield standin
     standin.routes.clear()
@@ -80,6 +84,9 @@ def site(standin):
     standin.logged_out = False
     standin.require_session = False
     standin.auto_login = False
+    standin.human_check = False
+    standin.login_paths.clear()
+    standin.login_paths.update(LOGIN_PATHS)
     standin.hang_seconds = 30.0
 
 
@@ -101,6 +108,50 @@ def run_fetcher(platform, profile, opts):
     return items, error
 
 
+# --- the corpus, as the collector should find it -------------------------------------
+
+def corpus_by_name() -> dict:
+    from standin import corpus_pages
+
+    return {f"{path.parent.name}/{path.stem}": meta for path, meta in corpus_pages()}
+
+
+def listed_ids(platform: str) -> list[str]:
+    """Every contract the platform's list shows, over all its pages, in order."""
+    pages = corpus_by_name()
+    names = ["lancers/working_list", "lancers/working_list_page2"] if platform == "lancers" else [
+        "crowdworks/contracts_active"]
+    return [c["contract_id"] for name in names for c in pages[name]["expected"]["contracts"]]
+
+
+def thread_pages(platform: str) -> dict:
+    """{contract id: corpus metadata} of the platform's thread pages."""
+    return {meta["expected"]["contract_id"]: meta for name, meta in corpus_by_name().items()
+            if name.startswith(platform) and meta["expected"]["page"] == "thread"
+            and "contract_id" in meta["expected"]}
+
+
+def lancers_card(job_id: str, title: str = "追加の仕事") -> str:
+    """A working-list card of the shape the corpus' working list uses."""
+    return (
+        '<li class="p-mypage-work__media c-media-job"><div class="c-media-job__body">'
+        '<div class="c-media-job__statuses"><span class="c-media-job__status">プロジェクト</span>'
+        '<span class="c-media-job__status c-media-job__status--active">進行中</span></div>'
+        f'<p class="c-media-job__title"><a class="c-link c-link--black" href="/work/detail/{job_id}">{title}</a></p>'
+        "</div></li>"
+    )
+
+
+def with_extra_job(job_id: str) -> str:
+    """Page 2 of the working list with one more job (whose board does not exist)."""
+    from standin import CORPUS
+
+    html = (CORPUS / "lancers" / "working_list_page2.html").read_text(encoding="utf-8")
+    marker = '<li class="p-mypage-work__media'
+    at = html.index(marker)
+    return html[:at] + lancers_card(job_id) + html[at:]
+
+
 # --- the fetcher --------------------------------------------------------------
 
 
@@ -116,95 +167,179 @@ def test_fetcher_does_not_depend_on_the_server():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("platform", ["lancers", "crowdworks"])
-def test_fetcher_follows_every_listed_contract(site, corpus, home, tmp_path, platform):
-    listed = next(meta for _, meta in corpus if meta["url"] == LIST_URLS[platform])
-    items, error = run_fetcher(platform, tmp_path / "profile", options(site))
-    assert error is None
-    assert items[0].kind == "list" and isinstance(items[0], FetchedPage)
-    assert items[0].url == listed["url"]
-    ids = [c["contract_id"] for c in listed["expected"]["contracts"]]
-    contracts = items[1:]
-    assert [c.listed.contract_id for c in contracts] == ids
-    assert all(isinstance(c, FetchedPage) and c.status == 200 and c.attempts == 1 for c in contracts)
-    for page in contracts:
-        assert page.listed.contract_id in page.url
-        assert "<html" in page.html
-        assert page.captured_at.tzinfo is not None
-    assert_no_browser_left(home)
-
-
-def test_fetcher_follows_the_pager_of_a_long_list(site, corpus, home, tmp_path):
-    from standin import CORPUS
-
-    page1 = (CORPUS / "lancers" / "working_list.html").read_text(encoding="utf-8")
-    pager = '<nav class="c-pager"><a class="c-pager__next" rel="next" href="/mypage/proposals/all/working?page=2">次へ</a></nav>'
-    site.route(LANCERS_LIST, page1.replace('<p class="p-mypage-work__count">', pager + '<p class="p-mypage-work__count">', 1))
-    # The second page lists one more contract (a copy of a corpus thread under another id).
-    page2 = page1.replace("boardId=5203118", "boardId=5300001")
-    start, end = page2.index('<ul class="p-mypage-work__list">'), page2.index("</ul>", page2.index("boardId=5300001"))
-    first_item_end = page2.index("</li>", page2.index("boardId=5300001")) + len("</li>")
-    page2 = page2[:start] + '<ul class="p-mypage-work__list">' + page2[page2.index("<li", start):first_item_end] + page2[end:]
-    site.route(LANCERS_LIST + "?page=2", page2)
-    thread = (CORPUS / "lancers" / "thread_recent.html").read_text(encoding="utf-8")
-    site.route("https://www.lancers.jp/mypage/message?boardId=5300001", thread.replace("5203118", "5300001"))
+def test_fetcher_captures_every_lancers_job_on_its_board(site, home, tmp_path):
+    from collector import lancers
 
     items, error = run_fetcher("lancers", tmp_path / "profile", options(site))
     assert error is None
-    assert [i.url for i in items if i.kind == "list"] == [LANCERS_LIST, LANCERS_LIST + "?page=2"]
-    contracts = [i.listed.contract_id for i in items if i.kind == "contract"]
-    assert contracts[-1] == "5300001" and len(contracts) == 8
+    lists = [i for i in items if i.kind == "list"]
+    assert [i.url for i in lists] == [LANCERS_LIST, LANCERS_LIST + "/page:2"]  # the pager followed
+    contracts = [i for i in items if i.kind == "contract"]
+    assert [c.listed.contract_id for c in contracts] == listed_ids("lancers")
+    threads = thread_pages("lancers")
+    for page in contracts:
+        assert isinstance(page, FetchedPage) and page.status == 200 and page.attempts == 1
+        board = threads[page.listed.contract_id]["expected"]["thread_id"]
+        assert page.thread_id == board  # job id -> board id, through the boards list
+        assert page.url == lancers.thread_url(board)
+        assert page.listed.url == f"https://www.lancers.jp/work/detail/{page.listed.contract_id}"
+        urls = [r["url"] for r in page.responses]
+        assert urls[:2] == [lancers.board_detail_url(board), lancers.messages_url(board)]
+        assert all(r["status"] == 200 for r in page.responses)
+        assert page.html.startswith("<!DOCTYPE html>") and page.captured_at.tzinfo is not None
     assert_no_browser_left(home)
 
 
-def test_fetcher_waits_politely_between_pages(site, home, tmp_path):
+def test_fetcher_captures_every_crowdworks_contract_with_its_messages(site, home, tmp_path):
+    from collector import crowdworks
+    from standin import corpus_pages, corpus_responses
+
+    items, error = run_fetcher("crowdworks", tmp_path / "profile", options(site))
+    assert error is None
+    assert [i.kind for i in items].count("list") == 1 and items[0].url == CROWDWORKS_LIST
+    contracts = items[1:]
+    assert [c.listed.contract_id for c in contracts] == listed_ids("crowdworks")
+    threads = thread_pages("crowdworks")
+    for page in contracts:
+        assert isinstance(page, FetchedPage) and page.status == 200
+        expected = threads[page.listed.contract_id]
+        assert page.url == crowdworks.contract_url(page.listed.contract_id)
+        [response] = page.responses
+        assert response["url"] == crowdworks.messages_json_url(expected["expected"]["thread_id"])
+        path = next(path for path, meta in corpus_pages() if meta["url"] == expected["url"])
+        held = corpus_responses(path)
+        assert response["status"] == (200 if held else 404)  # contract_dom_only: no messages.json
+    assert_no_browser_left(home)
+
+
+def test_fetcher_joins_jobs_to_boards_and_stops_when_all_are_found(site, home, tmp_path):
+    from collector import lancers
+
+    detail = lambda board: key(lancers.board_detail_url(board))  # noqa: E731
+    second_page = key(lancers.boards_list_url(modified="2026-11-18 22:57:36"))
+    before = {k: site.hits.get(k, 0) for k in (detail("9036609"), detail("9070022"), detail("8980457"), second_page)}
+    items, error = run_fetcher("lancers", tmp_path / "profile", options(site))
+    assert error is None
+    hits = {k: site.hits.get(k, 0) - n for k, n in before.items()}
+    # The last job's board (9036609) is the first of the list's second page ...
+    assert hits[second_page] == 1 and hits[detail("9036609")] == 2  # its detail, then its capture
+    # ... and no board after it is asked for.
+    assert hits[detail("9070022")] == 0 and hits[detail("8980457")] == 0
+
+
+def test_fetcher_reports_a_job_whose_board_is_not_found(site, home, tmp_path):
+    from collector.fetch import SkippedPage
+
+    site.route(LANCERS_LIST + "/page:2", with_extra_job("4999999"))
+    items, error = run_fetcher("lancers", tmp_path / "profile", options(site))
+    assert error is None
+    skipped = [i for i in items if isinstance(i, SkippedPage)]
+    assert [s.listed.contract_id for s in skipped] == ["4999999"]
+    assert "見つかりませんでした" in skipped[0].reason
+    assert sum(isinstance(i, FetchedPage) and i.kind == "contract" for i in items) == 8
+
+
+def test_fetcher_says_when_the_boards_list_is_not_json(site, home, tmp_path):
+    from collector import lancers
+
+    site.route(lancers.boards_list_url(), "<!DOCTYPE html><html><body>メンテナンス中</body></html>")
+    items, error = run_fetcher("lancers", tmp_path / "profile", options(site))
+    assert isinstance(error, UnrecognisedList) and "JSON" in str(error)
+    assert [i.kind for i in items] == ["list", "list"]  # both list pages, to be stored
+    assert_no_browser_left(home)
+
+
+def test_fetcher_waits_politely_between_pages_and_requests(site, home, tmp_path):
     waits = []
     sleeper = Sleeper(sleep=waits.append)
     opts = options(site, delay=2.0, jitter=0.5)
     with contextlib.closing(collect_pages("crowdworks", tmp_path / "profile", opts, sleeper)) as pages:
         items = list(pages)
-    assert len(items) == 7
-    assert len(waits) == 6  # between pages, not before the first
+    assert len(items) == 8
+    assert len(waits) == 7  # between pages, not before the first
     assert all(2.0 <= w <= 3.0 for w in waits)
+
+    waits.clear()
+    with contextlib.closing(collect_pages("lancers", tmp_path / "profile", opts, sleeper)) as pages:
+        items = list(pages)
+    pages_waits = [w for w in waits if w >= 2.0]
+    requests_waits = [w for w in waits if w < 2.0]
+    # page 2 of the list, the join, then 8 boards; a quarter of the delay between JSON requests
+    assert len(pages_waits) == 1 + 1 + 8 and all(w <= 3.0 for w in pages_waits)
+    assert requests_waits and all(0.5 <= w <= 0.75 for w in requests_waits)
 
 
 def test_fetcher_retries_a_page_that_fails_twice(site, home, tmp_path):
-    url = "https://crowdworks.jp/contracts/11842267"
+    url = "https://crowdworks.jp/contracts/63724402"
     site.fail(url, times=2)
+    before = site.hits.get(key(url), 0)
     items, error = run_fetcher("crowdworks", tmp_path / "profile", options(site, retries=2))
     assert error is None
-    page = next(i for i in items if i.listed and i.listed.contract_id == "11842267")
+    page = next(i for i in items if i.listed and i.listed.contract_id == "63724402")
     assert isinstance(page, FetchedPage) and page.attempts == 3 and page.status == 200
-    assert site.hits["crowdworks.jp/contracts/11842267"] >= 3
+    assert site.hits[key(url)] - before == 3
+
+
+def test_fetcher_retries_a_capture_whose_json_was_busy(site, home, tmp_path):
+    from collector import crowdworks
+
+    url = crowdworks.messages_json_url("304918120")
+    site.fail(url, times=1)
+    items, error = run_fetcher("crowdworks", tmp_path / "profile", options(site, retries=2))
+    assert error is None
+    page = next(i for i in items if i.listed and i.listed.contract_id == "63724402")
+    assert page.attempts == 2 and [r["status"] for r in page.responses] == [200]
 
 
 def test_fetcher_reports_a_page_that_never_loads_and_goes_on(site, home, tmp_path):
-    url = "https://crowdworks.jp/contracts/11790155"
+    url = "https://crowdworks.jp/contracts/63690155"
     site.fail(url, times=None)
     site.hang_seconds = 8
     items, error = run_fetcher("crowdworks", tmp_path / "profile", options(site, timeout=1.5, retries=1))
     assert error is None
     failed = [i for i in items if isinstance(i, FailedPage)]
-    assert [f.listed.contract_id for f in failed] == ["11790155"]
+    assert [f.listed.contract_id for f in failed] == ["63690155"]
     assert failed[0].attempts == 2 and "1.5 秒" in failed[0].error
-    assert sum(isinstance(i, FetchedPage) for i in items) == 6  # the list and 5 contracts
+    assert sum(isinstance(i, FetchedPage) for i in items) == 7  # the list and 6 contracts
     assert_no_browser_left(home)
 
 
 def test_fetcher_does_not_retry_a_missing_page(site, home, tmp_path):
-    del site.routes["crowdworks.jp/contracts/11402218"]
+    del site.routes["crowdworks.jp/contracts/63402218"]
     items, error = run_fetcher("crowdworks", tmp_path / "profile", options(site))
     assert error is None
     failed = [i for i in items if isinstance(i, FailedPage)]
     assert len(failed) == 1 and failed[0].status == 404 and failed[0].attempts == 1
 
 
-def test_fetcher_stops_at_the_login_page(site, home, tmp_path):
+@pytest.mark.parametrize("platform, login", [
+    ("lancers", "/user/login"),
+    ("lancers", "/user/verify_code"),  # the e-mail code
+    ("lancers", "/user/reminder"),
+    ("lancers", "google"),
+    ("crowdworks", "/login"),
+])
+def test_fetcher_stops_at_the_login_page(site, home, tmp_path, platform, login):
+    from standin import GOOGLE_SIGN_IN
+
+    host = "www.lancers.jp" if platform == "lancers" else "crowdworks.jp"
+    site.login_paths[host] = GOOGLE_SIGN_IN if login == "google" else login
     site.logged_out = True
-    items, error = run_fetcher("lancers", tmp_path / "profile", options(site))
-    assert isinstance(error, NotLoggedIn)
+    items, error = run_fetcher(platform, tmp_path / "profile", options(site))
+    assert isinstance(error, NotLoggedIn), error
     assert items == []  # the login page itself is never handed on
-    assert "ghostwatch login --platform lancers" in str(error)
+    assert f"ghostwatch login --platform {platform}" in str(error)
+    assert_no_browser_left(home)
+
+
+def test_fetcher_stops_at_a_human_check(site, home, tmp_path):
+    from collector.fetch import HumanCheck
+
+    site.human_check = True
+    items, error = run_fetcher("crowdworks", tmp_path / "profile", options(site))
+    assert isinstance(error, HumanCheck), error
+    assert items == []
+    assert "ghostwatch login --platform crowdworks" in str(error) and "確認" in str(error)
     assert_no_browser_left(home)
 
 
@@ -220,22 +355,7 @@ def test_fetcher_yields_an_unrecognised_list_then_says_so(site, home, tmp_path):
 
 import re  # noqa: E402
 
-from collector.lancers import resolve_time  # noqa: E402
-from collector.timeutil import parse_instant  # noqa: E402
-
-LANCERS_TIME = re.compile(r'(<time class="p-message-list__time">)([^<]+)(</time>)')
-
-
-def absolute_dates(html: str, captured_at: str) -> str:
-    """A Lancers thread whose relative times (今日, 昨日, 11月12日) are written out
-    in full, as they read at ``captured_at``: the same page, whenever it is fetched."""
-    at = parse_instant(captured_at)
-
-    def full(m):
-        t = resolve_time(m.group(2), at)
-        return f"{m.group(1)}{t.year}年{t.month}月{t.day}日 {t.hour:02d}:{t.minute:02d}{m.group(3)}"
-
-    return LANCERS_TIME.sub(full, html)
+from server import rules  # noqa: E402
 
 
 def collect_args(site, *extra):
@@ -255,66 +375,74 @@ def statuses_at(ghostwatch, at: str, *db) -> dict:
     return {(v["platform"], v["contract_id"]): v for v in run.json()}
 
 
-def test_collect_stores_every_listed_contract_with_its_verdict(site, corpus, ghostwatch, home):
-    # Lancers' relative times are pinned to the corpus' capture instants, so
-    # that the pages read the same now as when they were saved.
-    for html_path, meta in corpus:
-        if meta["url"].startswith("https://www.lancers.jp/mypage/message"):
-            site.route(meta["url"], absolute_dates(html_path.read_text(encoding="utf-8"), meta["captured_at"]))
+def test_collect_stores_every_listed_contract_with_its_verdict(site, ghostwatch, home):
     run = ghostwatch(*collect_args(site, "--platform", "all", "--json"))
     assert run.returncode == 0, run.stderr
     report = run.json()
     assert report["exit_code"] == 0
-    lists = {meta["url"]: meta for _, meta in corpus if meta["expected"]["page"] == "contract_list"}
     for result in report["platforms"]:
-        listed = [c["contract_id"] for c in lists[LIST_URLS[result["platform"]]]["expected"]["contracts"]]
+        listed = listed_ids(result["platform"])
         assert result["listed"] == len(listed) and result["read"] == len(listed)
         assert sorted(v["contract_id"] for v in result["verdicts"]) == sorted(listed)
-        assert result["failed"] == [] and result["unreadable"] == []
-        assert result["needing_action"] == sum(v["state"] in ("overdue", "eligible", "nudge", "unreadable")
-                                               for v in result["verdicts"])
-    # Every corpus verdict holds for what the collector stored.
+        assert result["failed"] == [] and result["unreadable"] == [] and result["skipped"] == []
+        assert result["needing_action"] == sum(v["state"] in rules.NEEDS_ACTION for v in result["verdicts"])
+    # Every listed contract's verdict is the corpus' for what the collector captured
+    # (a live capture of thread_long pages back less far: the same verdict).
     checked = 0
-    for _, meta in corpus:
-        expected = meta["expected"]
-        if "verdict" not in expected or expected["page"] != "thread":
-            continue
-        platform = "lancers" if "lancers.jp" in meta["url"] else "crowdworks"
-        listed_ids = [c["contract_id"] for c in lists[LIST_URLS[platform]]["expected"]["contracts"]]
-        if expected["contract_id"] not in listed_ids:
-            continue
-        verdict = statuses_at(ghostwatch, expected["at"])[(platform, expected["contract_id"])]
-        for key, value in expected["verdict"].items():
-            assert verdict[key] == value, (meta["url"], key)
-        checked += 1
-    assert checked >= 8
+    by_at: dict[str, dict] = {}
+    for platform in ("lancers", "crowdworks"):
+        threads = thread_pages(platform)
+        for cid in listed_ids(platform):
+            expected = threads[cid]["expected"]
+            if expected["at"] not in by_at:
+                by_at[expected["at"]] = statuses_at(ghostwatch, expected["at"])
+            verdict = by_at[expected["at"]][(platform, cid)]
+            for name, value in expected["verdict"].items():
+                assert verdict[name] == value, (platform, cid, name)
+            checked += 1
+    assert checked == 15
     assert_no_browser_left(home)
 
 
-def test_collect_stores_what_ingest_reads_from_the_same_bytes(site, corpus, ghostwatch, home, tmp_path):
-    """The pages as saved (relative times): the collector's snapshot is read
-    against the instant it was captured, exactly as ``ghostwatch ingest`` would."""
+def test_collect_stores_what_ingest_reads_from_the_corpus_capture(site, corpus, ghostwatch, home, tmp_path):
+    """The collector's capture of each Lancers board is judged as the corpus' own
+    capture of it is, through ``ghostwatch ingest --responses``."""
+    import json
+
+    from standin import corpus_responses
+
     run = ghostwatch(*collect_args(site, "--platform", "lancers"))
     assert run.returncode == 0, run.stderr
-    assert "ランサーズ: 7 件中 7 件の契約を読みました" in run.stdout
+    assert "ランサーズ: 8 件中 8 件の契約を読みました" in run.stdout
     at = "2026-12-01T12:00:00+09:00"
     collected = statuses_at(ghostwatch, at)
-    by_url = {meta["url"]: path for path, meta in corpus}
+    by_url = {meta["url"]: (path, meta) for path, meta in corpus}
     ref_db = str(tmp_path / "reference.db")
-    compared = 0
     for (platform, cid), verdict in collected.items():
-        path = by_url[f"https://www.lancers.jp/mypage/message?boardId={cid}"]
-        ref = ghostwatch("ingest", str(path), "--url", verdict["url"], "--captured-at",
-                         verdict["last_captured_at"], "--db", ref_db)
+        path, meta = by_url[verdict["url"]]
+        responses = tmp_path / f"{cid}.responses.json"
+        responses.write_text(json.dumps(corpus_responses(path)), encoding="utf-8")
+        ref = ghostwatch("ingest", str(path), "--url", meta["url"], "--captured-at", meta["captured_at"],
+                         "--responses", str(responses), "--db", ref_db)
         assert ref.returncode == 0, ref.stderr
-        compared += 1
     reference = statuses_at(ghostwatch, at, "--db", ref_db)
-    assert compared == 7 and set(reference) == set(collected)
-    for key, verdict in collected.items():
+    assert len(collected) == 8 and set(reference) == set(collected)
+    for contract, verdict in collected.items():
         for field_name in ("state", "silent_since", "last_client_message_at", "eligible_at", "deadline_at"):
-            assert verdict[field_name] == reference[key][field_name], (key, field_name)
+            assert verdict[field_name] == reference[contract][field_name], (contract, field_name)
     # The verdicts are printed, one line each.
-    assert len([line for line in run.stdout.splitlines() if line.startswith("[")]) == 7
+    assert len([line for line in run.stdout.splitlines() if line.startswith("[")]) == 8
+
+
+def test_collect_reports_a_job_whose_board_is_not_found(site, ghostwatch, home):
+    site.route(LANCERS_LIST + "/page:2", with_extra_job("4999999"))
+    run = ghostwatch(*collect_args(site, "--platform", "lancers", "--json"))
+    assert run.returncode == 0, run.stderr  # not an error
+    result = run.json()["platforms"][0]
+    assert result["listed"] == 9 and result["read"] == 8
+    assert [s["contract_id"] for s in result["skipped"]] == ["4999999"]
+    stored = statuses_at(ghostwatch, "2026-11-23T00:00:00+09:00")
+    assert stored[("lancers", "4999999")]["state"] == "unknown"  # known from the list
 
 
 def test_collect_when_the_session_expired(site, ghostwatch, home):
@@ -331,7 +459,8 @@ def test_collect_when_the_session_expired(site, ghostwatch, home):
 def test_collect_when_a_login_form_is_shown_in_place_of_a_page(site, ghostwatch, home):
     from standin import LOGIN_PAGE
 
-    site.route("https://www.lancers.jp/mypage/message?boardId=5198842", LOGIN_PAGE.format(path="/user/login"))
+    # The third listed job's board.
+    site.route("https://www.lancers.jp/mypage/message?boardId=9047730", LOGIN_PAGE.format(path="/user/login"))
     run = ghostwatch(*collect_args(site, "--platform", "lancers", "--json"))
     assert run.returncode == 3
     result = run.json()["platforms"][0]
@@ -340,33 +469,47 @@ def test_collect_when_a_login_form_is_shown_in_place_of_a_page(site, ghostwatch,
     assert_no_browser_left(home)
 
 
+def test_collect_when_the_site_shows_a_human_check(site, ghostwatch, home):
+    from collector import lancers
+    from standin import HUMAN_CHECK_PAGE
+
+    # The second listed job's messages answer a bot check.
+    site.route_response(lancers.messages_url("9052215"), 403, "text/html; charset=utf-8", HUMAN_CHECK_PAGE)
+    run = ghostwatch(*collect_args(site, "--platform", "lancers", "--json"))
+    assert run.returncode == 8, run.stderr
+    assert run.json()["platforms"][0]["read"] == 1
+    assert "ghostwatch login --platform lancers" in run.stderr and "確認を済ませて" in run.stderr
+    assert "g-recaptcha" not in run.stdout + run.stderr
+    assert_no_browser_left(home)
+
+
 def test_collect_retries_a_page_that_fails_twice(site, ghostwatch, home):
-    url = "https://www.lancers.jp/mypage/message?boardId=5198842"
+    url = "https://www.lancers.jp/mypage/message?boardId=9047730"
     site.fail(url, times=2)
-    hits_before = site.hits.get("www.lancers.jp/mypage/message?boardId=5198842", 0)
+    hits_before = site.hits.get(key(url), 0)
     run = ghostwatch(*collect_args(site, "--platform", "lancers", "--retries", "2", "--json"))
     assert run.returncode == 0, run.stderr
-    assert site.hits["www.lancers.jp/mypage/message?boardId=5198842"] - hits_before == 3
+    assert site.hits[key(url)] - hits_before == 3
     verdicts = {v["contract_id"]: v for v in run.json()["platforms"][0]["verdicts"]}
-    assert verdicts["5198842"]["state"] not in ("unknown", "unreadable")
-    assert statuses_at(ghostwatch, "2026-11-23T00:00:00+09:00")[("lancers", "5198842")]["last_captured_at"]
+    assert verdicts["4850311"]["state"] not in ("unknown", "unreadable")
+    assert statuses_at(ghostwatch, "2026-11-23T00:00:00+09:00")[("lancers", "4850311")]["last_captured_at"]
 
 
 def test_collect_keeps_what_it_read_when_a_page_never_loads(site, ghostwatch, home):
-    url = "https://crowdworks.jp/contracts/11873402"
+    url = "https://crowdworks.jp/contracts/63690155"
     site.fail(url, times=None)
     site.hang_seconds = 10
     run = ghostwatch(*collect_args(site, "--platform", "crowdworks", "--timeout", "2", "--retries", "1", "--json"))
     assert run.returncode == 4, run.stderr
     result = run.json()["platforms"][0]
-    assert [f["contract_id"] for f in result["failed"]] == ["11873402"]
+    assert [f["contract_id"] for f in result["failed"]] == ["63690155"]
     assert result["failed"][0]["attempts"] == 2
-    assert result["read"] == 5
+    assert result["read"] == 6
     assert "1 件のページを開けませんでした" in run.stderr
     stored = statuses_at(ghostwatch, "2026-11-23T00:00:00+09:00")
-    assert len(stored) == 6  # the failed one is known from the list only
-    assert stored[("crowdworks", "11873402")]["state"] == "unknown"
-    assert all(v["state"] != "unknown" for k, v in stored.items() if k[1] != "11873402")
+    assert len(stored) == 7  # the failed one is known from the list only
+    assert stored[("crowdworks", "63690155")]["state"] == "unknown"
+    assert all(v["state"] != "unknown" for k, v in stored.items() if k[1] != "63690155")
     assert_no_browser_left(home)
 
 
@@ -377,12 +520,14 @@ def test_collect_all_goes_on_when_one_list_cannot_be_loaded(site, ghostwatch, ho
     report = {r["platform"]: r for r in run.json()["platforms"]}
     assert report["lancers"]["exit_code"] == 4 and report["lancers"]["read"] == 0
     assert report["lancers"]["failed"][0]["error"] == "HTTP 503"
-    assert report["crowdworks"]["exit_code"] == 0 and report["crowdworks"]["read"] == 6
+    assert report["crowdworks"]["exit_code"] == 0 and report["crowdworks"]["read"] == 7
     assert "ランサーズの契約一覧を開けませんでした（2 回試行）: HTTP 503" in run.stderr
 
 
 def test_collect_with_no_open_contracts(site, ghostwatch, home):
-    site.route(CROWDWORKS_LIST, "<!DOCTYPE html><html><body><main><p>契約中の仕事はありません</p></main></body></html>")
+    from standin import CORPUS
+
+    site.route(CROWDWORKS_LIST, (CORPUS / "crowdworks" / "contracts_active_empty.html").read_bytes())
     run = ghostwatch(*collect_args(site, "--platform", "crowdworks"))
     assert run.returncode == 0, run.stderr
     assert "クラウドワークス: 進行中の契約はありません" in run.stdout
@@ -397,22 +542,22 @@ def test_collect_an_unrecognised_list_page(site, ghostwatch, home):
 
 
 def test_collect_an_unreadable_contract_page(site, ghostwatch, home):
-    site.route("https://crowdworks.jp/contracts/11655031",
+    site.route("https://crowdworks.jp/contracts/63655031",
                "<!DOCTYPE html><html><body><div id='app'>新しい画面</div></body></html>")
-    run = ghostwatch(*collect_args(site, "--platform", "crowdworks", "--json"))
+    run = ghostwatch(*collect_args(site, "--platform", "crowdworks", "--timeout", "3", "--json"))
     assert run.returncode == 6, run.stderr
     result = run.json()["platforms"][0]
-    assert [u["contract_id"] for u in result["unreadable"]] == ["11655031"]
-    assert result["read"] == 5
+    assert [u["contract_id"] for u in result["unreadable"]] == ["63655031"]
+    assert result["read"] == 6
     stored = statuses_at(ghostwatch, "2026-11-23T00:00:00+09:00")
-    assert stored[("crowdworks", "11655031")]["state"] == "unreadable"
+    assert stored[("crowdworks", "63655031")]["state"] == "unreadable"
     assert "reparse" in run.stderr
 
 
 def test_collect_help_documents_the_exit_codes(ghostwatch):
     run = ghostwatch("collect", "--help")
     assert run.returncode == 0
-    for code in ("0", "3", "4", "5", "6", "7"):
+    for code in ("0", "3", "4", "5", "6", "7", "8"):
         assert re.search(rf"^\s+{code}\s", run.stdout, re.M), code
     for option in ("--browser-path", "GHOSTWATCH_BROWSER", "--browser-arg", "--ignore-https-errors",
                    "--headed", "--delay", "--timeout", "--retries", "--db", "--profile-dir"):
@@ -447,7 +592,7 @@ def test_login_then_collect_uses_the_saved_session(site, ghostwatch, home):
     site.auto_login = False
     after = ghostwatch(*collect_args(site, "--platform", "crowdworks", "--json"))
     assert after.returncode == 0, after.stderr
-    assert after.json()["platforms"][0]["read"] == 6
+    assert after.json()["platforms"][0]["read"] == 7
     assert_no_browser_left(home)
 
 
@@ -494,16 +639,16 @@ def test_schedule_collects_right_away_then_stops_cleanly(site, home):
         stop()
     assert not stop.running
     [result] = stop.results
-    assert result.platform == "crowdworks" and result.exit_code == 0 and result.read == 6
+    assert result.platform == "crowdworks" and result.exit_code == 0 and result.read == 7
     with Store(db) as store:
-        assert len(store.contracts()) == 6
+        assert len(store.contracts()) == 7
     assert_no_browser_left(home)
 
 
 def test_stopping_the_schedule_ends_a_collect_in_progress(site, home):
     from server import schedule
 
-    site.fail("https://www.lancers.jp/mypage/message?boardId=5012876", times=None)
+    site.fail("https://www.lancers.jp/mypage/message?boardId=9061183", times=None)
     site.hang_seconds = 20
     settings = {
         "collect_interval_minutes": 30,
@@ -511,7 +656,7 @@ def test_stopping_the_schedule_ends_a_collect_in_progress(site, home):
         "collect_args": [f"--browser-arg={site.offline_browser_args[0]}", "--ignore-https-errors",
                          "--delay", "0", "--timeout", "15"],
     }
-    key = "www.lancers.jp/mypage/message?boardId=5012876"
+    key = "www.lancers.jp/mypage/message?boardId=9061183"
     hits_before = site.hits.get(key, 0)
     stop = schedule.start(home / "ghostwatch.db", settings)
     deadline = time.monotonic() + 30
@@ -546,7 +691,7 @@ def test_ctrl_c_closes_the_browser_and_keeps_what_was_read(site, home):
     import subprocess
     import sys
 
-    key = "www.lancers.jp/mypage/message?boardId=5198842"  # the third listed contract
+    key = "www.lancers.jp/mypage/message?boardId=9047730"  # the third listed job's board
     site.fail("https://" + key, times=None)
     site.hang_seconds = 20
     hits_before = site.hits.get(key, 0)
