@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from collector.reading import LayoutError
 from collector.timeutil import iso, parse_instant
@@ -63,18 +63,33 @@ class Capture:
                 "responses": [r.to_json() for r in self.responses]}
 
 
-def parse_responses(value) -> list[Response]:
+class Responses(list):
+    """A capture's responses, found by URL through an index built once."""
+
+    _index: dict | None = None
+
+    def find(self, url: str) -> Response | None:
+        if self._index is None:
+            self._index = {}
+            for response in self:
+                self._index.setdefault(_url_key(response.url), response)
+        return self._index.get(_url_key(url))
+
+
+def parse_responses(value) -> Responses:
     """The ``responses`` list of a capture (None or absent: no responses).
     Raises ValueError, in Japanese, naming the first entry that is wrong."""
     if value is None:
-        return []
+        return Responses()
+    if isinstance(value, Responses):
+        return value
     if isinstance(value, tuple):
         value = list(value)
     if not isinstance(value, list):
         raise ValueError("responses は配列（[...]）にしてください")
     if len(value) > MAX_RESPONSES:
         raise ValueError(f"responses が多すぎます（{len(value)} 件、上限 {MAX_RESPONSES} 件）")
-    out = []
+    out: list[Response] = []
     for n, item in enumerate(value):
         if isinstance(item, Response):
             out.append(item)
@@ -92,7 +107,7 @@ def parse_responses(value) -> list[Response]:
         if not isinstance(content_type, str) or not isinstance(body, str):
             raise ValueError(f"responses[{n}] の content_type と body は文字列にしてください")
         out.append(Response(url=url, status=status, content_type=content_type, body=body))
-    return out
+    return Responses(out)
 
 
 def responses_json(responses: list[Response]) -> list[dict]:
@@ -100,19 +115,23 @@ def responses_json(responses: list[Response]) -> list[dict]:
 
 
 def _url_key(url: str) -> tuple:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    return host, parts.path, frozenset(parse_qsl(parts.query, keep_blank_values=True))
+    """(host, path, the query as a set of decoded parameters)."""
+    base, _, query = url.partition("#")[0].partition("?")
+    parts = urlsplit(base)
+    params = frozenset(
+        tuple(unquote_plus(x) for x in piece.partition("=")[::2]) if ("%" in piece or "+" in piece)
+        else piece.partition("=")[::2]
+        for piece in query.split("&") if piece
+    )
+    return (parts.hostname or "").lower(), parts.path, params
 
 
 def find_response(responses: list[Response], url: str) -> Response | None:
     """The captured response for ``url``: same host and path, the same query
     parameters in any order.  The first one wins."""
-    key = _url_key(url)
-    for response in responses:
-        if _url_key(response.url) == key:
-            return response
-    return None
+    if not isinstance(responses, Responses):
+        responses = Responses(responses)
+    return responses.find(url)
 
 
 def json_body(responses: list[Response], url: str, what: str, kind: type):

@@ -180,20 +180,19 @@ def message_time(value) -> datetime:
 
 def _message(item) -> Message:
     # confirmed keys: id, modified, send_user.is_client, description.
-    if not isinstance(item, dict):
-        raise LayoutError("メッセージ API の項目がオブジェクトではありません")
-    message_id = _digits(item.get("id"))
-    if message_id is None:
-        raise LayoutError("メッセージ API の項目に id がありません")
-    user = item.get("send_user")
-    is_client = user.get("is_client") if isinstance(user, dict) else None
-    if not isinstance(is_client, bool):
-        raise LayoutError("メッセージ API の項目に send_user.is_client がありません")
+    try:
+        raw_id, user = item["id"], item["send_user"]
+        is_client = user["is_client"]
+    except (TypeError, KeyError):
+        raise LayoutError("メッセージ API の項目に id / send_user.is_client がありません") from None
+    message_id = str(raw_id) if type(raw_id) is int and raw_id >= 0 else _digits(raw_id)
+    if message_id is None or type(is_client) is not bool:
+        raise LayoutError("メッセージ API の項目の id / send_user.is_client が読めません")
     text = item.get("description")
     return Message(
         sender="client" if is_client else "me",  # ASSUMED: no platform notices in the API
         sent_at=message_time(item.get("modified")),
-        text=text.replace("\r\n", "\n") if isinstance(text, str) else "",
+        text=text.replace("\r\n", "\n") if type(text) is str else "",
         id=message_id,
     )
 
@@ -205,24 +204,23 @@ def _read_messages(responses: list[Response], board_id: str) -> tuple[list[Messa
     """Every captured page of the board's messages, newest first then older
     pages, and whether older messages may exist that the capture lacks."""
     page = json_body(responses, messages_url(board_id), "メッセージ API", list)
-    by_id: dict[str, Message] = {}
+    by_id: dict[int, Message] = {}
     for _ in range(MAX_MESSAGE_PAGES):
         for item in page:
             message = _message(item)
-            by_id.setdefault(message.id, message)
+            by_id.setdefault(int(message.id), message)
         if len(page) < PAGE_SIZE:
             return _by_id(by_id), False  # the thread's start
-        oldest = min(by_id, key=int)
-        older = find_response(responses, messages_url(board_id, oldest))
+        older = find_response(responses, messages_url(board_id, str(min(by_id))))
         if older is None:
             return _by_id(by_id), True  # not captured: the oldest page held is full
         page = checked_json(older, "メッセージ API（過去のページ）", list)
     return _by_id(by_id), True
 
 
-def _by_id(by_id: dict[str, Message]) -> list[Message]:
+def _by_id(by_id: dict[int, Message]) -> list[Message]:
     # Order within a page is not confirmed: by id, never by position.
-    return sorted(by_id.values(), key=lambda m: int(m.id))
+    return [by_id[key] for key in sorted(by_id)]
 
 
 # --- the deal panel (ASSUMED: no public evidence) ---------------------------

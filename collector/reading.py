@@ -42,7 +42,7 @@ class PageRef:
     thread_id: str | None = None  # Lancers: the URL's board id
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     sender: str  # "client" | "me" | "system"
     sent_at: datetime
