@@ -506,6 +506,8 @@ class Browser:
                     for r in responses:
                         if is_human_check(r["status"], r["body"], r["content_type"]):
                             raise HumanCheck(platform, r["url"])
+                        if "html" in (r["content_type"] or "").lower() and is_login(platform, r["url"], r["body"]):
+                            raise NotLoggedIn(platform, r["url"])  # the JSON was sent to a login form
                     busy = [r for r in responses if r["status"] in RETRY_STATUSES]
                     if busy and attempt < attempts:
                         error = f"HTTP {busy[0]['status']} ({_safe_url(busy[0]['url'])})"

@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from collector import crowdworks, lancers
-from collector.timeutil import iso
 from collector.fetch import Browser, FetchedPage, FetchOptions, Sleeper, capture_script_path, ready_selector
+from collector.timeutil import iso
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE_JS = ROOT / "extension" / "capture.js"

@@ -332,6 +332,16 @@ def test_fetcher_stops_at_the_login_page(site, home, tmp_path, platform, login):
     assert_no_browser_left(home)
 
 
+def test_fetcher_stops_when_the_json_is_sent_to_a_login_form(site, home, tmp_path):
+    from collector import crowdworks
+    from standin import LOGIN_PAGE
+
+    site.route(crowdworks.messages_json_url("304918120"), LOGIN_PAGE.format(path="/login"))  # the third
+    items, error = run_fetcher("crowdworks", tmp_path / "profile", options(site))
+    assert isinstance(error, NotLoggedIn), error
+    assert [i.listed.contract_id for i in items if i.kind == "contract"] == listed_ids("crowdworks")[:2]
+
+
 def test_fetcher_stops_at_a_human_check(site, home, tmp_path):
     from collector.fetch import HumanCheck
 
