@@ -6,14 +6,15 @@
 //   Server down or token refused: badge "!", a title saying what to do, retries
 //   with backoff (a timer, and a chrome.alarms backstop that survives the
 //   worker being stopped).  Nothing is lost.
-// - The tab's badge shows the server's answer (days of silence, coloured),
-//   set once the tab has finished loading.
+// - The tab's badge shows the server's answer for the page the tab shows (days
+//   of silence, coloured; "…" while it is being captured), and goes the moment
+//   the tab shows another page (a load or a history.pushState).
 // - The global badge shows GET /api/summary, on a chrome.alarms schedule.
 // - A notification, once, when a contract becomes eligible or a deadline passes.
 
 import {
-  ERROR_BADGE, KEYS, getSettings, isWatchedPage, isoWithOffset, normaliseServerUrl,
-  platformLabel, stateLabel, t, webViewUrl,
+  ERROR_BADGE, GREY, KEYS, PENDING_BADGE, STATES, getSettings, isWatchedPage, isoWithOffset, normaliseServerUrl,
+  platformLabel, stateLabel, t, verdictBadge, webViewUrl,
 } from "./common.js";
 
 const SUMMARY_ALARM = "summary";
@@ -121,67 +122,122 @@ async function renderGlobalBadge() {
   }
 }
 
+function daysOf(answer) {
+  return answer.silent_days === null || answer.silent_days === undefined ? "?" : answer.silent_days;
+}
+
+/** The tab's badge for the server's answer to its page: {text, color, title}. */
 function answerBadge(answer) {
-  const badge = answer.badge || { text: "?", color: "#757575" };
+  const badge = verdictBadge(answer);
   let title;
-  if (answer.state === "unreadable") {
+  if (answer.page === "inquiry") {
+    title = t("titleInquiry", answer.title || answer.thread_id || "");
+  } else if (answer.state === "unreadable") {
     title = t("titleUnreadable", answer.unreadable_reason || "");
   } else if (answer.page === "contract_list") {
     title = t("titleList", badge.text);
+  } else if (answer.state === "unconfirmed") {
+    title = t("titleUnconfirmed", answer.title || answer.contract_id || "", daysOf(answer));
   } else {
-    const days = answer.silent_days === null || answer.silent_days === undefined ? "?" : answer.silent_days;
-    title = t("titleContract", answer.title || answer.contract_id || "", stateLabel(answer.state), days);
+    title = t("titleContract", answer.title || answer.contract_id || "", stateLabel(answer.state), daysOf(answer));
   }
-  return { text: String(badge.text), color: badge.color, title };
+  return { ...badge, title };
 }
+
+// Each tab's own badge, for the page (URL) it was made for.  A tab that moves
+// to another page (a load, or history.pushState in Lancers' message app) loses
+// it at once: "…" while the new page is being captured, the global badge on a
+// page ghostwatch does not read.  So a contract never shows another's days.
+// Kept in chrome.storage.session (the worker may be stopped between events).
+
+const stripHash = (url) => String(url || "").split("#")[0];
+const samePage = (a, b) => Boolean(a) && Boolean(b) && stripHash(a) === stripHash(b);
 
 async function tabBadges() {
   return (await chrome.storage.session.get(TAB_BADGES))[TAB_BADGES] || {};
 }
 
-/** Remember ``badge`` for the tab showing ``url``, and show it once the tab has loaded. */
-async function setTabBadge(tabId, url, badge) {
-  if (tabId === undefined || tabId === null || tabId < 0) return;
-  await serial(async () => {
+async function updateTabBadges(fn) {
+  return serial(async () => {
     const all = await tabBadges();
-    all[tabId] = { url, ...badge };
+    const result = fn(all);
     await chrome.storage.session.set({ [TAB_BADGES]: all });
+    return result;
   });
-  let tab;
-  try {
-    tab = await chrome.tabs.get(tabId);
-  } catch {
-    return; // closed
-  }
-  if (tab.status === "complete") await applyTabBadge(tab);
-  // Still loading: tabs.onUpdated applies it when the load completes.
 }
 
-async function applyTabBadge(tab) {
-  const stored = (await tabBadges())[tab.id];
-  if (!stored || !tab.url || stripHash(tab.url) !== stripHash(stored.url)) return;
+/** Show ``badge`` on the tab, or (null) let the tab show the global badge again. */
+async function showTabBadge(tabId, badge) {
   try {
-    await chrome.action.setBadgeText({ tabId: tab.id, text: stored.text });
-    await chrome.action.setBadgeBackgroundColor({ tabId: tab.id, color: stored.color });
-    await chrome.action.setTitle({ tabId: tab.id, title: stored.title });
+    if (badge) {
+      await chrome.action.setBadgeText({ tabId, text: badge.text });
+      await chrome.action.setBadgeBackgroundColor({ tabId, color: badge.color });
+      await chrome.action.setTitle({ tabId, title: badge.title });
+    } else {
+      await chrome.action.setBadgeText({ tabId, text: null });
+      await chrome.action.setTitle({ tabId, title: (await chrome.action.getTitle({})) || t("titleIdle") });
+    }
   } catch {
     // The tab went away meanwhile.
   }
 }
 
-const stripHash = (url) => String(url).split("#")[0];
+async function currentTab(tabId) {
+  try {
+    return await chrome.tabs.get(tabId);
+  } catch {
+    return null; // closed
+  }
+}
+
+/**
+ * The badge for the tab that showed ``url``: kept and shown only while the tab
+ * still shows that page (an answer that comes after the tab moved on is dropped).
+ */
+async function setTabBadge(tabId, url, badge) {
+  if (tabId === undefined || tabId === null || tabId < 0) return;
+  const tab = await currentTab(tabId);
+  if (!tab || !samePage(tab.url, url)) return;
+  await updateTabBadges((all) => {
+    all[tabId] = { url, ...badge };
+  });
+  await showTabBadge(tabId, badge);
+}
+
+/**
+ * The tab shows ``url`` now (a load committed, a pushState, the content script
+ * starting).  Its badge for another page goes at once; a watched page shows "…"
+ * until its answer comes.
+ */
+async function tabNavigated(tabId, url) {
+  const stored = (await tabBadges())[tabId];
+  if (stored && samePage(stored.url, url)) {
+    // Still the same page (a reload, a #fragment): its badge holds until the new answer.
+    await showTabBadge(tabId, stored);
+    return;
+  }
+  const watched = Boolean(url) && isWatchedPage(url);
+  const pending = watched ? { ...PENDING_BADGE, title: t("titlePending") } : null;
+  if (!stored && !watched) return; // a tab ghostwatch never badged: nothing to undo
+  await updateTabBadges((all) => {
+    if (pending) all[tabId] = { url, ...pending };
+    else delete all[tabId];
+  });
+  await showTabBadge(tabId, pending);
+}
 
 chrome.tabs.onUpdated.addListener((tabId, changeInfo, tab) => {
-  if (changeInfo.status === "complete") applyTabBadge(tab);
+  // changeInfo.url: a new page committed, or the URL changed without a load
+  // (history.pushState).  tab.url is there for the platforms' pages (host
+  // permissions) and undefined elsewhere, which is "another page" too.
+  if ("url" in changeInfo || changeInfo.status === "loading" || changeInfo.status === "complete") {
+    tabNavigated(tabId, tab.url);
+  }
 });
 
 chrome.tabs.onRemoved.addListener((tabId) => {
-  serial(async () => {
-    const all = await tabBadges();
-    if (all[tabId]) {
-      delete all[tabId];
-      await chrome.storage.session.set({ [TAB_BADGES]: all });
-    }
+  updateTabBadges((all) => {
+    delete all[tabId];
   });
 });
 
@@ -235,13 +291,14 @@ function newId() {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
-// The queue holds each entry's metadata; its page is kept under its own key,
-// so adding or removing one entry never rewrites every queued page.
+// The queue holds each entry's metadata; its capture ({html, responses}) is
+// kept under its own key, so adding or removing one entry never rewrites every
+// queued capture.
 const pageKey = (id) => `snapshot:${id}`;
 
-async function enqueue({ html, ...meta }) {
+async function enqueue({ html, responses, ...meta }) {
   const entry = { id: newId(), ...meta };
-  await chrome.storage.local.set({ [pageKey(entry.id)]: html });
+  await chrome.storage.local.set({ [pageKey(entry.id)]: { html, responses: responses || [] } });
   await serial(async () => {
     const queue = await getLocal(KEYS.queue, []);
     queue.push(entry);
@@ -289,16 +346,17 @@ async function flushOnce() {
     const queue = await getLocal(KEYS.queue, []);
     if (!queue.length) break;
     const entry = queue[0];
-    const html = await getLocal(pageKey(entry.id), null);
-    if (typeof html !== "string") {
-      await dequeue(entry.id); // cannot happen: the page is stored before its entry
+    let kept = await getLocal(pageKey(entry.id), null);
+    if (typeof kept === "string") kept = { html: kept, responses: [] }; // queued by version 0.1
+    if (!kept || typeof kept.html !== "string") {
+      await dequeue(entry.id); // cannot happen: the capture is stored before its entry
       continue;
     }
     try {
       const answer = await request("/api/snapshots", {
         method: "POST",
         settings,
-        body: { url: entry.url, html, captured_at: entry.captured_at },
+        body: { url: entry.url, html: kept.html, captured_at: entry.captured_at, responses: kept.responses || [] },
       });
       await dequeue(entry.id);
       sent += 1;
@@ -313,7 +371,7 @@ async function flushOnce() {
         await dequeue(entry.id);
         console.warn("ghostwatch: snapshot refused", err.status, err.detail);
         await setTabBadge(entry.tabId, entry.url, {
-          text: "?", color: "#757575", title: t("titleRejected", err.detail),
+          text: "?", color: GREY, title: t("titleRejected", err.detail),
         });
         continue;
       }
@@ -390,21 +448,75 @@ chrome.runtime.onStartup.addListener(() => {
 
 // --- capture and pairing -----------------------------------------------------------
 
-async function acceptSnapshot({ url, html, captured_at }, tabId) {
-  await enqueue({ url, html, captured_at, tabId });
+/**
+ * The responses of a capture that may go to the server: same-origin as the
+ * page, each {url, status, content_type, body} with the right types.
+ */
+function cleanResponses(responses, pageUrl) {
+  if (!Array.isArray(responses)) return [];
+  let origin;
+  try {
+    origin = new URL(pageUrl).origin;
+  } catch {
+    return [];
+  }
+  const kept = [];
+  for (const r of responses) {
+    if (!r || typeof r !== "object" || typeof r.url !== "string" || typeof r.body !== "string") continue;
+    if (!Number.isInteger(r.status)) continue;
+    let where;
+    try {
+      where = new URL(r.url);
+    } catch {
+      continue;
+    }
+    if (where.origin !== origin) continue;
+    kept.push({ url: r.url, status: r.status, content_type: String(r.content_type || ""), body: r.body });
+  }
+  return kept;
+}
+
+async function acceptSnapshot({ url, html, captured_at, responses }, tabId) {
+  await enqueue({ url, html, captured_at, responses: cleanResponses(responses, url), tabId });
   return flush();
 }
 
-/** Read the page in ``tabId`` now (popup button); works without the content script. */
+/**
+ * Capture the page in ``tabId`` now (popup button) with the same routine as the
+ * content script (capture.js); works without the content script too.
+ */
 async function captureTab(tabId) {
   const tab = await chrome.tabs.get(tabId);
   if (!isWatchedPage(tab.url)) return { ok: false, reason: "not_watched" };
-  const [{ result }] = await chrome.scripting.executeScript({
-    target: { tabId },
-    func: () => ({ url: location.href, html: document.documentElement.outerHTML }),
-  });
-  if (!result || !isWatchedPage(result.url)) return { ok: false, reason: "not_watched" };
-  const outcome = await acceptSnapshot({ ...result, captured_at: isoWithOffset() }, tabId);
+  const target = { tabId };
+  let result = null;
+  try {
+    await chrome.scripting.executeScript({ target, files: ["capture.js"] });
+    [{ result }] = await chrome.scripting.executeScript({
+      target,
+      func: async () => {
+        const got = await globalThis.ghostwatchCapture({ reason: "popup" });
+        return { url: location.href, captured_at: got.captured_at, html: got.html, responses: got.responses };
+      },
+    });
+  } catch (err) {
+    console.warn("ghostwatch: capture.js failed, sending the page alone", err);
+  }
+  if (!result || typeof result.html !== "string") {
+    [{ result }] = await chrome.scripting.executeScript({
+      target,
+      func: () => ({ url: location.href, html: document.documentElement.outerHTML }),
+    });
+  }
+  if (!result || !isWatchedPage(result.url) || typeof result.html !== "string") {
+    return { ok: false, reason: "not_watched" };
+  }
+  const outcome = await acceptSnapshot({
+    url: result.url,
+    html: result.html,
+    captured_at: typeof result.captured_at === "string" ? result.captured_at : isoWithOffset(),
+    responses: result.responses,
+  }, tabId);
   return { ok: true, queued: Boolean(outcome.problem), problem: outcome.problem || null };
 }
 
@@ -501,20 +613,63 @@ async function testConnection(serverUrlInput, tokenInput) {
   }
 }
 
+/**
+ * What the popup lists: the summary's contracts needing action, and the 要確認
+ * (unconfirmed) ones, which need a look on the platform even when the server's
+ * summary does not count them; most urgent first.
+ */
+async function needingAction(summary, settings) {
+  const listed = (summary && summary.needing_action) || [];
+  const counts = (summary && summary.counts) || {};
+  let extra = [];
+  if (counts.unconfirmed && !listed.some((v) => v.state === "unconfirmed")) {
+    try {
+      const all = await request("/api/contracts", { settings });
+      extra = ((all && all.contracts) || []).filter((v) => v.state === "unconfirmed");
+    } catch (err) {
+      if (!(err instanceof ServerProblem)) throw err;
+    }
+  }
+  const rank = (v) => (STATES.includes(v.state) ? STATES.indexOf(v.state) : STATES.length);
+  return [...listed, ...extra]
+    .map((v, i) => [v, i])
+    .sort(([a, i], [b, j]) => rank(a) - rank(b) || (b.silent_days || 0) - (a.silent_days || 0) || i - j)
+    .map(([v]) => v);
+}
+
 async function popupData() {
   const result = await flush();
   const settings = await getSettings();
-  const summary = result.problem ? null : await refreshSummary(settings);
+  const fresh = result.problem ? null : await refreshSummary(settings);
+  const summary = fresh || (await getLocal(KEYS.summary, null));
   return {
     serverUrl: settings.serverUrl,
     status: await getLocal(KEYS.status, null),
-    summary: summary || (await getLocal(KEYS.summary, null)),
+    summary,
+    needing: fresh ? await needingAction(fresh, settings) : (summary && summary.needing_action) || [],
     queued: await queueLength(),
-    fresh: Boolean(summary),
+    fresh: Boolean(fresh),
   };
 }
 
 // --- messages from the content script, the popup and the options page ----------------
+
+/**
+ * Whether a message comes from a content script in a tab that shows ``url``
+ * now.  sender.url is the URL the document was loaded with (history.pushState
+ * does not change it); the tab's URL is the one it shows.
+ */
+function fromTabShowing(sender, url) {
+  const tab = sender.tab;
+  if (!tab || sender.frameId !== 0 || typeof url !== "string") return false;
+  let origin;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    return false;
+  }
+  return samePage(tab.url, url) && (sender.origin || new URL(sender.url).origin) === origin;
+}
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (sender.id !== chrome.runtime.id || !message || typeof message.type !== "string") return false;
@@ -525,12 +680,16 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   switch (message.type) {
     case "snapshot": {
       // From content.js: only for a watched page, and only the page of the tab it runs in.
-      const tab = sender.tab;
-      if (!tab || !isWatchedPage(message.url) || typeof message.html !== "string" ||
-          stripHash(sender.url || "") !== stripHash(message.url)) {
+      if (!fromTabShowing(sender, message.url) || !isWatchedPage(message.url) ||
+          typeof message.html !== "string" || typeof message.captured_at !== "string") {
         return false;
       }
-      return reply(acceptSnapshot(message, tab.id).then((r) => ({ ok: true, problem: r.problem })));
+      return reply(acceptSnapshot(message, sender.tab.id).then((r) => ({ ok: true, problem: r.problem })));
+    }
+    case "page": {
+      // From content.js: its tab now shows this page (a load, a pushState).
+      if (!fromTabShowing(sender, message.url)) return false;
+      return reply(tabNavigated(sender.tab.id, message.url).then(() => ({ ok: true })));
     }
     case "capture-tab":
       return reply(captureTab(message.tabId));

@@ -18,7 +18,15 @@ export const KEYS = {
 // a colour no contract state uses.
 export const ERROR_BADGE = { text: "!", color: "#6a1b9a" };
 
-export const STATES = ["overdue", "eligible", "unreadable", "requested", "not_eligible", "nudge", "ok", "unknown", "closed"];
+export const STATES = [
+  "overdue", "eligible", "unconfirmed", "unreadable", "requested", "not_eligible", "nudge", "ok", "unknown", "closed",
+];
+
+// Badges the extension draws itself (the server's answer carries the others).
+export const PENDING_BADGE = { text: "…", color: "#9e9e9e" }; // a page being captured: no days yet
+export const INQUIRY_BADGE = { text: "—", color: "#607d8b" }; // a Lancers board that is no contract
+export const UNCONFIRMED_COLOR = "#ef6c00"; // 要確認: silent 7+ days, the facts that decide unknown
+export const GREY = "#757575";
 
 /** A server URL the extension may talk to: http://127.0.0.1[:port], no path. */
 export function normaliseServerUrl(value) {
@@ -56,7 +64,7 @@ export function isoWithOffset(date = new Date()) {
 // match_url); content.js holds the same list.
 const PAGES = [
   { host: "www.lancers.jp", path: /^\/mypage\/message\/?$/, query: /(?:^|&)boardId=\d+(?:&|$)/ },
-  { host: "www.lancers.jp", path: /^\/mypage\/proposals\/all\/working\/?$/ },
+  { host: "www.lancers.jp", path: /^\/mypage\/proposals\/all\/working(?:\/page:\d+)?\/?$/ },
   { host: "crowdworks.jp", path: /^\/contracts\/\d+\/?$/ },
   { host: "crowdworks.jp", path: /^\/e\/contracts\/?$/ },
 ];
@@ -85,6 +93,24 @@ export function stateLabel(state) {
 
 export function platformLabel(platform) {
   return platform === "lancers" || platform === "crowdworks" ? t(`platform_${platform}`) : String(platform);
+}
+
+/**
+ * The badge for the server's answer to a snapshot (or a verdict in a list):
+ * {text, color}.  The server's badge, except for what the extension shows in
+ * its own way: an inquiry (no contract, so no days) and 要確認 (the days, marked
+ * as needing a look, in a colour of its own).
+ */
+export function verdictBadge(answer) {
+  if (!answer) return { text: "?", color: GREY };
+  if (answer.page === "inquiry") return { ...INQUIRY_BADGE };
+  if (answer.state === "unconfirmed") {
+    const days = answer.silent_days;
+    const text = days === null || days === undefined ? "?" : `${days}${answer.silence_is_lower_bound ? "+" : ""}?`;
+    return { text, color: UNCONFIRMED_COLOR };
+  }
+  const badge = answer.badge || { text: "?", color: GREY };
+  return { text: String(badge.text), color: badge.color };
 }
 
 /** The web view's page of one contract. */

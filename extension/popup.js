@@ -1,6 +1,6 @@
 // The popup: what needs action, and "capture this page now".  It asks the
 // service worker for everything (the worker makes the server calls).
-import { platformLabel, stateLabel, t, webViewUrl } from "./common.js";
+import { platformLabel, stateLabel, t, verdictBadge, webViewUrl } from "./common.js";
 import { localise } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -26,9 +26,10 @@ function renderContracts(serverUrl, verdicts) {
     item.dataset.platform = v.platform;
     item.dataset.contractId = v.contract_id;
     item.dataset.state = v.state;
+    const badge = verdictBadge(v);
     const days = item.querySelector(".days");
-    days.textContent = v.badge ? v.badge.text : "";
-    if (v.badge) days.style.color = v.badge.color;
+    days.textContent = badge.text;
+    days.style.color = badge.color;
     const chip = item.querySelector(".chip");
     chip.textContent = stateLabel(v.state);
     chip.classList.add(v.state);
@@ -36,7 +37,8 @@ function renderContracts(serverUrl, verdicts) {
     item.querySelector(".title").textContent = v.title || v.contract_id;
     item.querySelector(".client").textContent = v.client || "";
     const next = v.next_action && v.next_action.text;
-    item.querySelector(".next").textContent = next || (v.unreadable_reason || "");
+    item.querySelector(".next").textContent =
+      next || v.unreadable_reason || (v.state === "unconfirmed" ? t("popupUnconfirmedNext") : "");
     const contract = item.querySelector(".open-contract");
     if (v.url) {
       contract.href = v.url;
@@ -68,7 +70,7 @@ async function load() {
   const queued = $("queued");
   queued.hidden = !data.queued;
   queued.textContent = data.queued ? t("popupQueued", data.queued) : "";
-  const verdicts = (data.summary && data.summary.needing_action) || [];
+  const verdicts = data.needing || (data.summary && data.summary.needing_action) || [];
   renderContracts(data.serverUrl, verdicts);
 }
 

@@ -17,13 +17,15 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from conftest import ROOT, LiveServer, start_server
-from serverkit import corpus_page
+from standin import CORPUS, corpus_responses
 
-EXTENSION_DIR = ROOT / "extension"
+# GHOSTWATCH_EXTENSION_DIR: load another copy of the extension (e.g. a packed build).
+EXTENSION_DIR = Path(os.environ.get("GHOSTWATCH_EXTENSION_DIR") or ROOT / "extension")
 CHROMIUM = os.environ.get("GHOSTWATCH_BROWSER") or "/usr/lib/chromium/chromium"
 JST = timezone(timedelta(hours=9))
 
@@ -32,6 +34,9 @@ AMBER = "#f9a825"
 GREEN = "#2e7d32"
 GREY = "#757575"
 ERROR_PURPLE = "#6a1b9a"  # extension/common.js ERROR_BADGE
+PENDING = "#9e9e9e"  # extension/common.js PENDING_BADGE ("…")
+INQUIRY = "#607d8b"  # extension/common.js INQUIRY_BADGE ("—")
+UNCONFIRMED = "#ef6c00"  # extension/common.js UNCONFIRMED_COLOR
 
 
 def extension_id() -> str:
@@ -46,84 +51,154 @@ def whole_days(since: datetime, at: datetime) -> int:
     return max(0, (at - since) // timedelta(days=1))
 
 
-# --- pages with known silence ----------------------------------------------------
+# --- captures with known silence ----------------------------------------------------
 
 
-def _minutes(delta: timedelta) -> timedelta:
-    return timedelta(minutes=round(delta / timedelta(minutes=1)))
+@dataclass
+class Shifted:
+    """A corpus capture (page and responses) with every instant moved by ``delta``."""
+
+    name: str  # platform/name
+    url: str
+    html: str
+    responses: list[dict]
+    meta: dict
+    delta: timedelta
+
+    @property
+    def expected(self) -> dict:
+        return self.meta["expected"]
+
+    @property
+    def platform(self) -> str:
+        return self.name.split("/")[0]
+
+    @property
+    def contract_id(self) -> str | None:
+        return self.expected.get("contract_id")
+
+    def moved(self, iso: str | None) -> datetime | None:
+        """A corpus instant, moved as the capture was."""
+        return None if iso is None else datetime.fromisoformat(iso) + self.delta
+
+    @property
+    def last_client(self) -> datetime | None:
+        return self.moved(self.expected.get("last_client_message_at"))
+
+    @property
+    def silent_since(self) -> datetime | None:
+        verdict = self.expected.get("verdict") or {}
+        return self.moved(verdict.get("silent_since"))
+
+    def serve(self, standin) -> "Shifted":
+        """Route the page and its responses on the stand-in."""
+        standin.route(self.url, self.html)
+        standin.route_responses(self.responses)
+        return self
 
 
-def crowdworks_shifted(name: str, last_client_ago: timedelta, now: datetime | None = None):
-    """A CrowdWorks corpus page with every ``datetime`` attribute moved so that
-    the client's last message was ``last_client_ago`` before ``now``.
+_JP_TIME = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日(\s*)(\d{1,2}):(\d{2})")
 
-    Returns (url, html, last_client_message_at)."""
-    html, meta = corpus_page(f"crowdworks/{name}.html")
-    now = now or datetime.now(JST)
-    last = datetime.fromisoformat(meta["expected"]["last_client_message_at"])
-    delta = _minutes(now - last_client_ago - last)
+
+def _shift_jp(text: str, delta: timedelta) -> str:
+    """Every 「2026年09月10日 11:22」 (Japan time; zero-padded or not, as written) moved by ``delta``."""
 
     def move(m):
-        when = datetime.fromisoformat(m.group(2)) + delta
-        return f'{m.group(1)}"{when.astimezone(JST).isoformat(timespec="seconds")}"'
+        y, mo, d, hh, mm = (int(m.group(i)) for i in (1, 2, 3, 5, 6))
+        when = datetime(y, mo, d, hh, mm, tzinfo=JST) + delta
+        if len(m.group(2)) == 2:  # zero-padded, as CrowdWorks writes it
+            day = f"{when.year}年{when.month:02d}月{when.day:02d}日"
+        else:
+            day = f"{when.year}年{when.month}月{when.day}日"
+        return f"{day}{m.group(4)}{when.hour:02d}:{when.minute:02d}"
 
-    html, n = re.subn(r'(datetime=)"([^"]+)"', move, html)
-    assert n, "no datetime attribute"
-    return meta["url"], html, last + delta
+    return _JP_TIME.sub(move, text)
 
 
-_LANCERS_TIME = re.compile(r'(<time class="p-message-list__time">)([^<]+)(</time>)')
+def _shift_modified(value, delta: timedelta):
+    """A Lancers ``modified`` moved by ``delta``, in the format it was written in."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return type(value)(value + delta.total_seconds())
+    text = str(value)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", text):
+        when = datetime.strptime(text, "%Y-%m-%d %H:%M:%S") + delta  # Japan time, no zone
+        return when.strftime("%Y-%m-%d %H:%M:%S")
+    if text.endswith("Z"):
+        when = datetime.fromisoformat(text[:-1] + "+00:00") + delta
+        return when.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+    when = datetime.fromisoformat(text)
+    return (when + delta).isoformat()
 
 
-def _lancers_instant(text: str, captured_at: datetime) -> datetime:
-    shown = captured_at.astimezone(JST)
-    if m := re.fullmatch(r"今日\s*(\d{1,2}):(\d{2})", text):
-        day = shown.date()
-        hh, mm = m.groups()
-    elif m := re.fullmatch(r"昨日\s*(\d{1,2}):(\d{2})", text):
-        day = shown.date() - timedelta(days=1)
-        hh, mm = m.groups()
-    elif m := re.fullmatch(r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})", text):
-        y, mo, d, hh, mm = m.groups()
-        return datetime(int(y), int(mo), int(d), int(hh), int(mm), tzinfo=JST)
-    elif m := re.fullmatch(r"(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})", text):
-        mo, d, hh, mm = m.groups()
-        candidate = datetime(shown.year, int(mo), int(d), int(hh), int(mm), tzinfo=JST)
-        if candidate > shown:
-            candidate = candidate.replace(year=shown.year - 1)
-        return candidate
+def _shift_lancers_json(value, delta: timedelta):
+    if isinstance(value, list):
+        return [_shift_lancers_json(v, delta) for v in value]
+    if isinstance(value, dict):
+        return {k: (_shift_modified(v, delta) if k == "modified" else _shift_lancers_json(v, delta))
+                for k, v in value.items()}
+    return value
+
+
+def _shift_response(response: dict, platform: str, delta: timedelta) -> dict:
+    body = response["body"]
+    if platform == "crowdworks":
+        body = _shift_jp(body, delta)
     else:
-        raise ValueError(f"unknown Lancers time {text!r}")
-    return datetime(day.year, day.month, day.day, int(hh), int(mm), tzinfo=JST)
+        try:
+            body = json.dumps(_shift_lancers_json(json.loads(body), delta), ensure_ascii=False, separators=(",", ":"))
+        except ValueError:
+            pass  # not JSON (a challenge page): served as recorded
+    return {**response, "body": body}
 
 
-def lancers_shifted(name: str, last_client_ago: timedelta, now: datetime | None = None):
-    """A Lancers corpus thread whose message times (shown relative to the
-    capture, 今日/昨日/11月10日) are rewritten as full dates moved so that the
-    client's last message was ``last_client_ago`` before ``now``.
+def shifted(name: str, last_client_ago: timedelta | None = None, now: datetime | None = None) -> Shifted:
+    """The corpus capture ``platform/name`` with every instant it holds (message
+    times in the HTML and in its JSON responses, a filed request's deadline)
+    moved so that:
 
-    Returns (url, html, last_client_message_at)."""
-    html, meta = corpus_page(f"lancers/{name}.html")
+    - ``last_client_ago`` given: the client's last message (else the instant the
+      silence is counted from) was that long before ``now``;
+    - else: the corpus' ``at`` is ``now``, so its expected verdict holds now.
+
+    The move is a whole number of minutes (CrowdWorks writes minutes)."""
+    path = CORPUS / f"{name}.html"
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    expected = meta["expected"]
     now = now or datetime.now(JST)
-    captured = datetime.fromisoformat(meta["captured_at"])
-    last = datetime.fromisoformat(meta["expected"]["last_client_message_at"])
-    delta = _minutes(now - last_client_ago - last)
+    if last_client_ago is None:
+        anchor = datetime.fromisoformat(expected.get("at") or meta["captured_at"])
+        delta = now - anchor
+    else:
+        since = expected.get("last_client_message_at") or (expected.get("verdict") or {}).get("silent_since")
+        delta = now - last_client_ago - datetime.fromisoformat(since)
+    delta = timedelta(minutes=delta // timedelta(minutes=1))  # whole minutes, never later than asked
+    platform = name.split("/")[0]
+    html = _shift_jp(path.read_text(encoding="utf-8"), delta)
+    responses = [_shift_response(r, platform, delta) for r in corpus_responses(path)]
+    return Shifted(name, meta["url"], html, responses, meta, delta)
 
-    def move(m):
-        when = (_lancers_instant(m.group(2).strip(), captured) + delta).astimezone(JST)
-        return f"{m.group(1)}{when.year}年{when.month}月{when.day}日 {when.hour:02d}:{when.minute:02d}{m.group(3)}"
 
-    html, n = _LANCERS_TIME.subn(move, html)
-    assert n, "no message time"
-
-    def move_deadline(m):
-        y, mo, d, hh, mm = (int(g) for g in m.groups())
-        when = (datetime(y, mo, d, hh, mm, tzinfo=JST) + delta).astimezone(JST)
-        return f"連絡期限：{when.year}年{when.month}月{when.day}日 {when.hour:02d}:{when.minute:02d}"
-
-    # A filed request's deadline moves with the messages.
-    html = re.sub(r"連絡期限[：:]\s*(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})", move_deadline, html)
-    return meta["url"], html, last + delta
+def expected_badge(verdict: dict) -> tuple[str, str]:
+    """(text, colour) of the badge the extension shows for a contract's verdict
+    (the server's rules.badge, and the extension's own 要確認)."""
+    state, days = verdict["state"], verdict["silent_days"]
+    lower = "+" if verdict.get("silence_is_lower_bound") else ""
+    if state in ("unreadable", "unknown"):
+        return "?", GREY
+    if state == "closed":
+        return "", GREY
+    if state == "unconfirmed":
+        return ("?" if days is None else f"{days}{lower}?"), UNCONFIRMED
+    days = days or 0
+    if days >= 7 or state in ("eligible", "overdue"):
+        color = RED
+    elif days >= 3:
+        color = AMBER
+    else:
+        color = GREEN
+    return f"{days}{lower}", color
 
 
 def _element_end(html: str, start: int) -> int:
@@ -151,6 +226,40 @@ def rendered_late(html: str, list_class: str, delay_ms: int) -> str:
         html[end:].replace("</body>", script + "</body>", 1)
 
 
+def board_html(html: str) -> str:
+    """The Lancers message board element (``#js-message-board``: the board list,
+    the thread, the deal panel) of a thread page."""
+    m = re.search(r'<div class="p-message-board" id="js-message-board">', html)
+    return html[m.start():_element_end(html, m.start())]
+
+
+def board_switching_app(pages: list[Shifted], delay_ms: int = 300) -> str:
+    """The first page, made an app like Lancers' message page: ``switchBoard(id)``
+    moves to another board of ``pages`` with ``history.pushState`` (no load) and
+    redraws the board ``delay_ms`` later, as the app does once it has fetched it;
+    back/forward (popstate) redraws the board of the URL the same way."""
+    boards = {p.expected["thread_id"]: board_html(p.html) for p in pages}
+    payload = json.dumps(boards, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    script = f"""<script>
+(function () {{
+  var boards = {payload};
+  function draw() {{
+    var id = new URLSearchParams(location.search).get('boardId');
+    setTimeout(function () {{
+      var board = document.getElementById('js-message-board');
+      if (board && boards[id]) board.outerHTML = boards[id];
+    }}, {delay_ms});
+  }}
+  window.switchBoard = function (id) {{
+    history.pushState({{boardId: id}}, '', '/mypage/message?boardId=' + id);
+    draw();
+  }};
+  window.addEventListener('popstate', draw);
+}})();
+</script>"""
+    return pages[0].html.replace("</body>", script + "</body>", 1)
+
+
 def unreadable_page(title: str = "メッセージ") -> str:
     return (f"<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'><title>{title}</title></head>"
             "<body><h1>メンテナンス中</h1><p>ただいまメッセージを表示できません。</p></body></html>")
@@ -165,7 +274,7 @@ def start_server_on(home: Path, port: int | None = None, timeout: float = 30) ->
 
 
 def snapshot_rows(home: Path) -> list[dict]:
-    """Every stored snapshot (url, source, captured_at, read_state), read from the server's SQLite file."""
+    """Every stored snapshot (id, url, source, captured_at, read_state), read from the server's SQLite file."""
     db = home / "ghostwatch.db"
     if not db.exists():
         return []
@@ -176,6 +285,14 @@ def snapshot_rows(home: Path) -> list[dict]:
             "select id, url, source, captured_at, read_state from snapshots order by id")]
     finally:
         conn.close()
+
+
+def stored_capture(home: Path, snapshot_id: int) -> tuple[str, list[dict]]:
+    """(html, responses) of a stored snapshot, as the server keeps it."""
+    from server.store import Store
+
+    html, responses = Store(home / "ghostwatch.db").snapshot_capture(snapshot_id)
+    return html.decode("utf-8"), [r.to_json() for r in responses]
 
 
 # --- Chromium with the extension ----------------------------------------------------
@@ -337,17 +454,18 @@ def make_screenshots(out_dir: Path) -> list[Path]:
         with RunningStandIn() as standin, sync_playwright() as p, extension_browser(p, standin) as ext:
             ext.configure(server.url, server.token)
             pages = [
-                lancers_shifted("thread_silent_fixed", timedelta(days=10, hours=3)),
-                lancers_shifted("thread_requested", timedelta(days=21)),
-                crowdworks_shifted("contract_delivered_silent", timedelta(days=9, hours=5)),
-                crowdworks_shifted("contract_hourly_nudge", timedelta(days=4, hours=2)),
-                crowdworks_shifted("contract_recent", timedelta(days=1, hours=3)),
+                shifted("lancers/thread_silent_fixed"),
+                shifted("lancers/thread_requested", timedelta(days=21)),
+                shifted("lancers/thread_no_panel"),
+                shifted("crowdworks/contract_delivered_silent"),
+                shifted("crowdworks/contract_hourly_nudge"),
+                shifted("crowdworks/contract_recent"),
             ]
-            for url, html, _ in pages:
-                standin.route(url, html)
-                ext.context.new_page().goto(url)
-            for url, _, _ in pages:
-                ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"))
+            for page in pages:
+                page.serve(standin)
+                ext.context.new_page().goto(page.url)
+            for page in pages:
+                ext.wait_badge(page.url, lambda t, c, ti: t not in ("", "!", "…"))
 
             popup = ext.context.new_page()
             popup.set_viewport_size({"width": 380, "height": 600})

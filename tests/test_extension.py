@@ -1,14 +1,16 @@
 """The Chrome extension in real Chromium, loaded unpacked from ``extension/``
 unchanged, against the real server and the HTTPS stand-in of both platforms.
 
-Pages are corpus pages whose times are moved so that the client's silence is
-known relative to now (the extension captures "now", the server judges "now").
+Pages are corpus captures (the page and the JSON the platform's app fetches)
+whose times are moved so that the client's silence is known relative to now
+(the extension captures "now", the server judges "now").
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from datetime import datetime, timedelta
 
@@ -16,13 +18,28 @@ import pytest
 
 from conftest import stop_server
 from extension_helpers import (
-    AMBER, ERROR_PURPLE, EXTENSION_DIR, GREEN, GREY, JST, RED, crowdworks_shifted, extension_browser,
-    extension_id, lancers_shifted, rendered_late, snapshot_rows, start_server_on, unreadable_page, wait_for, whole_days,
+    AMBER, ERROR_PURPLE, EXTENSION_DIR, GREEN, GREY, INQUIRY, JST, PENDING, RED, UNCONFIRMED, board_switching_app,
+    expected_badge, extension_browser, extension_id, rendered_late, shifted, snapshot_rows, start_server_on,
+    stored_capture, unreadable_page, wait_for, whole_days,
 )
+
+pytestmark = pytest.mark.browser
 
 SILENT_AGO = timedelta(days=10, hours=3)
 RECENT_AGO = timedelta(days=1, hours=3)
 NUDGE_AGO = timedelta(days=4, hours=3)
+
+# Every corpus page of one contract (a Lancers board with a job, a CrowdWorks contract).
+CONTRACT_PAGES = [
+    "lancers/thread_silent_fixed", "lancers/thread_recent", "lancers/thread_requested",
+    "lancers/thread_hourly", "lancers/thread_plan_change", "lancers/thread_completed",
+    "lancers/thread_long", "lancers/thread_paged_back", "lancers/thread_no_panel",
+    "crowdworks/contract_recent", "crowdworks/contract_collapsed", "crowdworks/contract_completed",
+    "crowdworks/contract_delivered_silent", "crowdworks/contract_hourly_nudge", "crowdworks/contract_long",
+    "crowdworks/contract_awaiting_escrow", "crowdworks/contract_dom_only",
+]
+
+SETTLED = ("", "!", "…")  # no answer yet: nothing, the server problem, "being captured"
 
 
 @pytest.fixture(autouse=True)
@@ -30,9 +47,14 @@ def restore_standin_routes(standin):
     """These tests serve shifted copies at corpus URLs: the session's stand-in
     serves the corpus again afterwards, for the tests that come later."""
     saved = dict(standin.routes)
+    saved_failures = dict(standin.failures)
+    saved_hang = standin.hang_seconds
     yield
     standin.routes.clear()
     standin.routes.update(saved)
+    standin.failures.clear()
+    standin.failures.update(saved_failures)
+    standin.hang_seconds = saved_hang
 
 
 @pytest.fixture
@@ -63,6 +85,18 @@ def open_tab(ext, url):
     return page
 
 
+def settled(ext, url, timeout=30, what="the page's badge"):
+    """The tab's own badge once the server has answered for its page."""
+    return ext.wait_badge(url, lambda t, c, ti: t not in SETTLED or (t == "" and ti != ext.message("titlePending")),
+                          timeout=timeout, what=what)
+
+
+def contract(server, capture):
+    status, answer = server.json("GET", f"/api/contracts/{capture.platform}/{capture.contract_id}")
+    assert status == 200, (capture.name, answer)
+    return answer
+
+
 # --- the manifest -------------------------------------------------------------------
 
 
@@ -73,15 +107,19 @@ def test_manifest_least_permissions_and_pinned_id():
     assert manifest["background"] == {"service_worker": "background.js", "type": "module"}
     assert sorted(manifest["host_permissions"]) == sorted(
         ["https://www.lancers.jp/*", "https://crowdworks.jp/*", "http://127.0.0.1/*"])
-    assert "<all_urls>" not in json.dumps(manifest) and "tabs" not in manifest["permissions"]
+    assert "<all_urls>" not in json.dumps(manifest)
+    assert not {"tabs", "webNavigation", "webRequest"} & set(manifest["permissions"])
     [scripts] = manifest["content_scripts"]
     assert sorted(scripts["matches"]) == sorted([
         "https://www.lancers.jp/mypage/message*", "https://www.lancers.jp/mypage/proposals/all/working*",
         "https://crowdworks.jp/contracts/*", "https://crowdworks.jp/e/contracts*"])
-    for lang in ("ja", "en"):
-        messages = json.loads((EXTENSION_DIR / "_locales" / lang / "messages.json").read_text(encoding="utf-8"))
-        ja = json.loads((EXTENSION_DIR / "_locales" / "ja" / "messages.json").read_text(encoding="utf-8"))
-        assert messages.keys() == ja.keys()
+    # The one capture routine first, then the script that uses it.
+    assert scripts["js"] == ["capture.js", "content.js"]
+    ja = json.loads((EXTENSION_DIR / "_locales" / "ja" / "messages.json").read_text(encoding="utf-8"))
+    en = json.loads((EXTENSION_DIR / "_locales" / "en" / "messages.json").read_text(encoding="utf-8"))
+    assert en.keys() == ja.keys()
+    assert ja["state_unconfirmed"]["message"] == "要確認"
+    assert en["state_unconfirmed"]["message"]
     assert extension_id() == "mmnbdkilpncbfalgghnjedggnddnajgn"
 
 
@@ -95,6 +133,7 @@ def test_extension_loads_with_its_pinned_id_and_locale(ext):
     assert ext.message("popupCapture") == messages["popupCapture"]["message"]
     if lang == "ja":
         assert ext.message("popupCapture") == "このページをいま記録"
+        assert ext.message("state_unconfirmed") == "要確認"
     # Not paired yet: the badge says so, and what to do.
     text, color, title = wait_for(lambda: (b := ext.badge()) and b[0] == "!" and b, what="the '!' badge")
     assert color == ERROR_PURPLE
@@ -102,100 +141,167 @@ def test_extension_loads_with_its_pinned_id_and_locale(ext):
     assert ext.message("optionsPairButton") in title
 
 
-# --- snapshots and badges ---------------------------------------------------------------
+# --- captures and badges ---------------------------------------------------------------
 
 
-def test_silent_recent_and_unreadable_contracts_badged_and_stored(ext, live_server, standin):
+def test_every_corpus_contract_page_badged_and_stored_with_its_responses(ext, live_server, standin):
+    """Each contract page of the corpus, moved so that its expected verdict holds
+    now: the badge the verdict calls for, and the server holds the capture, read
+    as the corpus says (Lancers' messages come only from the JSON)."""
     paired(ext, live_server)
-    started = datetime.now(JST)
-
-    # A silent Lancers fixed-price thread: red, the days of silence.
-    url, html, last_client = lancers_shifted("thread_silent_fixed", SILENT_AGO)
-    standin.route(url, html)
-    open_tab(ext, url)
-    days = whole_days(last_client, started)
-    assert days == 10
-    text, color, title = ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"), what="the silent thread's badge")
-    assert (text, color) == (str(days), RED)
-    assert title == ext.message("titleContract", "美容サロンのLP制作（スマホ対応・1ページ）",
-                                ext.message("state_eligible"), days)
-
-    status, contract = live_server.json("GET", "/api/contracts/lancers/5198842")
-    assert status == 200, contract
-    assert contract["state"] == "eligible"
-    assert contract["silent_days"] == days
-    assert contract["last_client_message_at"] == last_client.isoformat()
-    assert len(contract["messages"]) == 12
-    [row] = snapshot_rows(live_server.home)
-    assert (row["url"], row["source"]) == (url, "extension")
-    captured = datetime.fromisoformat(row["captured_at"])
-    assert started - timedelta(seconds=5) <= captured <= datetime.now(JST)
-
-    # A recent CrowdWorks contract: green, 1 day.
-    url, html, last_client = crowdworks_shifted("contract_recent", RECENT_AGO)
-    standin.route(url, html)
-    open_tab(ext, url)
-    text, color, _ = ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"), what="the recent contract's badge")
-    assert (text, color) == (str(whole_days(last_client, datetime.now(JST))), GREEN) == ("1", GREEN)
-    status, contract = live_server.json("GET", "/api/contracts/crowdworks/11873402")
-    assert status == 200 and contract["state"] == "ok" and contract["silent_days"] == 1
-
-    # A thread URL whose page is not one ghostwatch can read: "?" in grey, never "0".
-    url = "https://www.lancers.jp/mypage/message?boardId=999"
-    standin.route(url, unreadable_page())
-    open_tab(ext, url)
-    text, color, title = ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"), timeout=40,
-                                        what="the unreadable page's badge")
-    assert (text, color) == ("?", GREY)
-    status, contract = live_server.json("GET", "/api/contracts/lancers/999")
-    assert status == 200 and contract["state"] == "unreadable"
-    assert title == ext.message("titleUnreadable", contract["unreadable_reason"])
+    captures = [shifted(name).serve(standin) for name in CONTRACT_PAGES]
+    for capture in captures:
+        open_tab(ext, capture.url)
+    for capture in captures:
+        verdict = capture.expected["verdict"]
+        text, color, title = settled(ext, capture.url, timeout=45, what=f"the badge of {capture.name}")
+        assert (text, color) == expected_badge(verdict), capture.name
+        answer = contract(live_server, capture)
+        assert answer["state"] == verdict["state"], (capture.name, answer)
+        assert answer["silent_days"] == verdict["silent_days"], capture.name
+        expected_last = capture.last_client
+        assert answer["last_client_message_at"] == (expected_last.isoformat() if expected_last else None), capture.name
+        if verdict["state"] == "unconfirmed":
+            assert title == ext.message("titleUnconfirmed", answer["title"], verdict["silent_days"])
+        elif verdict["state"] != "closed":
+            assert title == ext.message("titleContract", answer["title"], ext.message(f"state_{verdict['state']}"),
+                                        verdict["silent_days"])
+    # Every page was sent once, by the extension, with the JSON its app fetches.
     rows = snapshot_rows(live_server.home)
-    assert [r["read_state"] for r in rows] == ["ok", "ok", "unreadable"]
+    assert sorted(r["url"] for r in rows) == sorted(c.url for c in captures)
+    assert {r["source"] for r in rows} == {"extension"}
+    assert all(r["read_state"] == "ok" for r in rows), rows
+    by_url = {c.url: c for c in captures}
+    for row in rows:
+        capture = by_url[row["url"]]
+        html, responses = stored_capture(live_server.home, row["id"])
+        assert ('id="js-message-board"' if capture.platform == "lancers" else 'id="pack-message-thread"') in html
+        # CrowdWorks: messages.json (a 404 where the platform gave none); Lancers:
+        # the board detail and the newest messages (older pages while they hold
+        # no client message), as the platform answered.
+        got = {r["url"]: r for r in responses}
+        first = [r for r in capture.responses
+                 if re.search(r"/boards/\d+$|/boards/\d+/messages\?limit=20$|/messages\.json$", r["url"])]
+        assert responses, capture.name
+        for r in first:
+            assert (got[r["url"]]["status"], got[r["url"]]["body"]) == (r["status"], r["body"]), capture.name
     assert ext.storage("queue")["queue"] == []
 
 
-def test_amber_from_three_days(ext, live_server, standin):
+def test_lancers_thread_capture_holds_the_boards_json(ext, live_server, standin):
     paired(ext, live_server)
-    url, html, last_client = crowdworks_shifted("contract_recent", NUDGE_AGO)
-    standin.route(url, html)
-    open_tab(ext, url)
-    text, color, _ = ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"))
-    assert (text, color) == (str(whole_days(last_client, datetime.now(JST))), AMBER) == ("4", AMBER)
+    capture = shifted("lancers/thread_silent_fixed", SILENT_AGO).serve(standin)
+    started = datetime.now(JST)
+    open_tab(ext, capture.url)
+    days = whole_days(capture.last_client, started)
+    assert days == 10
+    text, color, title = settled(ext, capture.url)
+    assert (text, color) == (str(days), RED)
+    assert title == ext.message("titleContract", "美容サロンのLP制作（スマホ対応・1ページ）",
+                                ext.message("state_eligible"), days)
+    answer = contract(live_server, capture)
+    assert answer["contract_id"] == "4862017"  # the job, not the board
+    assert answer["state"] == "eligible" and answer["silent_days"] == days
+    assert len(answer["messages"]) == 9  # the API's messages: the page's HTML holds none
+    [row] = snapshot_rows(live_server.home)
+    assert (row["url"], row["source"]) == (capture.url, "extension")
+    captured = datetime.fromisoformat(row["captured_at"])
+    assert started - timedelta(seconds=5) <= captured <= datetime.now(JST)
+    # The board detail and the messages were fetched by the page, with its cookies.
+    hits = [k for k in standin.hits if k.startswith("www.lancers.jp/v1/message_api/boards/9058842")]
+    assert any(k.endswith("9058842") for k in hits) and any("messages" in k for k in hits), hits
 
 
-def test_list_page_badges_the_contracts_needing_action(ext, live_server, standin):
+def test_unreadable_page_shows_a_question_mark_never_zero(ext, live_server, standin):
     paired(ext, live_server)
-    url = "https://crowdworks.jp/e/contracts?status=active"
+    # A board whose JSON the platform did not give (thread_no_api): unreadable.
+    capture = shifted("lancers/thread_no_api").serve(standin)
+    open_tab(ext, capture.url)
+    text, color, title = settled(ext, capture.url, timeout=40)
+    assert (text, color) == ("?", GREY)
+    prefix = ext.message("titleUnreadable", "REASON").split("REASON")[0]
+    assert title.startswith(prefix) and len(title) > len(prefix) + 2  # with the server's reason
+    # A page that is not one ghostwatch can read at a thread's URL.
+    url = "https://www.lancers.jp/mypage/message?boardId=999"
+    standin.route(url, unreadable_page())
     open_tab(ext, url)
-    text, color, title = ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"))
+    text, color, _ = settled(ext, url, timeout=40)
+    assert (text, color) == ("?", GREY)
+    assert [r["read_state"] for r in snapshot_rows(live_server.home)] == ["unreadable", "unreadable"]
+
+
+def test_inquiry_board_shows_no_days(ext, live_server, standin):
+    paired(ext, live_server)
+    capture = shifted("lancers/thread_inquiry").serve(standin)
+    open_tab(ext, capture.url)
+    text, color, title = settled(ext, capture.url)
+    assert (text, color) == ("—", INQUIRY)
+    assert title in (ext.message("titleInquiry", "名刺デザインのご相談"), ext.message("titleInquiry", "9070022"))
+    assert not any(ch.isdigit() for ch in text)
+    # Stored, and no contract made of it.
+    assert [r["url"] for r in snapshot_rows(live_server.home)] == [capture.url]
+    status, contracts = live_server.json("GET", "/api/contracts")
+    assert status == 200 and contracts["contracts"] == []
+
+
+def test_unconfirmed_contract_has_its_own_badge_and_is_listed_in_the_popup(ext, live_server, standin):
+    paired(ext, live_server)
+    capture = shifted("lancers/thread_no_panel").serve(standin)  # silent 9 days, no deal panel
+    open_tab(ext, capture.url)
+    text, color, title = settled(ext, capture.url, timeout=40)
+    assert (text, color) == ("9?", UNCONFIRMED)
+    assert title == ext.message("titleUnconfirmed", "地域情報誌のイラストマップ制作（A3・1点）", 9)
+
+    popup = extension_page(ext, "popup.html")
+    popup.wait_for_selector("li.contract")
+    item = popup.locator("li.contract[data-state='unconfirmed']")
+    assert item.count() == 1
+    assert item.get_attribute("data-contract-id") == "4875530"
+    assert item.locator(".chip").inner_text() == ext.message("state_unconfirmed")
+    assert item.locator(".days").inner_text() == "9?"
+    assert item.locator(".next").inner_text()
+    assert popup.errors == []
+
+
+def test_list_pages_badge_the_contracts_needing_action(ext, live_server, standin):
+    paired(ext, live_server)
+    urls = [
+        "https://crowdworks.jp/e/contracts?status=active",
+        "https://www.lancers.jp/mypage/proposals/all/working",
+        "https://www.lancers.jp/mypage/proposals/all/working/page:2",
+    ]
+    for url in urls:
+        open_tab(ext, url)
+    for url in urls:
+        text, color, title = settled(ext, url)
+        # Contracts seen only on a list are "unknown": none needs action yet.
+        assert (text, color) == ("0", GREEN), url
+        assert title == ext.message("titleList", 0)
     rows = snapshot_rows(live_server.home)
-    assert [r["url"] for r in rows] == [url]
-    # Contracts seen only on a list are "unknown": none needs action yet.
-    assert (text, color) == ("0", GREEN)
-    assert title == ext.message("titleList", 0)
+    assert sorted(r["url"] for r in rows) == sorted(urls)
+    assert all(r["read_state"] == "ok" for r in rows), rows
 
 
-def test_waits_for_messages_rendered_by_script(ext, live_server, standin):
+def test_waits_for_messages_a_script_renders_late(ext, live_server, standin):
+    # No messages.json for this contract: the page's own list is read, so the
+    # extension must wait until the app has rendered it.
     paired(ext, live_server)
-    url, html, _ = crowdworks_shifted("contract_recent", RECENT_AGO)
-    standin.route(url, rendered_late(html, "_messageList_", 2500))
-    open_tab(ext, url)
-    text, color, _ = ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"))
-    assert (text, color) == ("1", GREEN)
-    # One snapshot, taken once the messages were there (not an empty page before).
+    capture = shifted("crowdworks/contract_dom_only")
+    standin.route(capture.url, rendered_late(capture.html, "_messageList_", 2500))
+    open_tab(ext, capture.url)
+    text, color, _ = settled(ext, capture.url)
+    assert (text, color) == expected_badge(capture.expected["verdict"]) == ("8+", RED)
     [row] = snapshot_rows(live_server.home)
     assert row["read_state"] == "ok"
-    status, contract = live_server.json("GET", "/api/contracts/crowdworks/11873402")
-    assert contract["state"] == "ok" and len(contract["messages"]) == 9
+    answer = contract(live_server, capture)
+    assert answer["state"] == "eligible" and len(answer["messages"]) == 6
 
 
-def test_new_messages_sent_again_other_changes_not(ext, live_server, standin):
+def test_new_messages_captured_again_other_changes_not(ext, live_server, standin):
     paired(ext, live_server)
-    url, html, _ = crowdworks_shifted("contract_recent", RECENT_AGO)
-    standin.route(url, html)
-    page = open_tab(ext, url)
-    ext.wait_badge(url, lambda t, c, ti: t == "1")
+    capture = shifted("crowdworks/contract_recent", RECENT_AGO).serve(standin)
+    page = open_tab(ext, capture.url)
+    ext.wait_badge(capture.url, lambda t, c, ti: t == "1")
     assert len(snapshot_rows(live_server.home)) == 1
 
     # DOM changes that are not messages: nothing sent.
@@ -206,24 +312,32 @@ def test_new_messages_sent_again_other_changes_not(ext, live_server, standin):
     time.sleep(3)
     assert len(snapshot_rows(live_server.home)) == 1
 
-    # The client writes (a burst of DOM changes for one new message): sent once more.
-    now = datetime.now(JST).isoformat(timespec="seconds")
+    # The client writes: the platform's JSON has the message, and the app adds it
+    # to the page (a burst of DOM changes): captured once more.
+    [messages] = [r for r in capture.responses if r["url"].endswith("/messages.json")]
+    body = json.loads(messages["body"])
+    newest = dict(max((m for m in body["messages"] if not m["own_message"]), key=lambda m: m["id"]))
+    sent = datetime.now(JST)
+    newest.update(id=newest["id"] + 1000, senddate=f"{sent:%Y年%m月%d日 %H:%M}", body="ご連絡ありがとうございます。確認します。")
+    body["messages"].append(newest)
+    standin.route_json(messages["url"], body)
     page.evaluate(
         """(when) => {
             const items = document.querySelectorAll("[class*='_messageItem_']");
-            const last = items[items.length - 1];
-            const own = [...items].find((el) => !/_ownMessage_|_systemMessage_/.test(el.className));
-            const copy = own.cloneNode(true);
-            copy.dataset.messageId = 'new-' + Date.now();
+            const client = [...items].filter((el) => el.querySelector("[class*='_senderName_']") &&
+                                                     !el.querySelector("[class*='_messageSent_']")).pop();
+            const copy = client.cloneNode(true);
+            copy.id = 'message-new';
             copy.querySelector('time').setAttribute('datetime', when);
-            last.after(copy);
+            copy.querySelector('time').textContent = when;
+            items[items.length - 1].after(copy);
             copy.querySelector('p').textContent = 'ご連絡ありがとうございます。確認します。';
-        }""", now)
+        }""", f"{sent:%Y年%m月%d日 %H:%M}")
     rows = wait_for(lambda: (r := snapshot_rows(live_server.home)) and len(r) >= 2 and r, timeout=15,
-                    what="the second snapshot")
+                    what="the second capture")
     time.sleep(3)
     assert len(snapshot_rows(live_server.home)) == 2 == len(rows)
-    ext.wait_badge(url, lambda t, c, ti: t == "0", what="the badge after the client wrote")
+    ext.wait_badge(capture.url, lambda t, c, ti: t == "0", what="the badge after the client wrote")
 
 
 def test_nothing_sent_from_unrelated_pages(ext, live_server, standin):
@@ -231,18 +345,19 @@ def test_nothing_sent_from_unrelated_pages(ext, live_server, standin):
     unrelated = [
         "https://www.lancers.jp/work/detail/1",
         # Under a content-script prefix, but not a page ghostwatch reads.
-        "https://crowdworks.jp/contracts/11873402/contact_requests/new",
+        "https://crowdworks.jp/contracts/63724402/contact_requests/new",
         "https://www.lancers.jp/mypage/message_list",
+        "https://www.lancers.jp/mypage/message",  # the boards list, no board chosen
     ]
     page_html = unreadable_page("お仕事詳細")
     for url in unrelated:
         standin.route(url, page_html)
         open_tab(ext, url)
-    time.sleep(10)  # longer than the content script's wait for messages (8 s)
+    time.sleep(10)  # longer than the content script's wait for a page (8 s)
     assert snapshot_rows(live_server.home) == []
     assert ext.storage("queue").get("queue", []) == []
     for url in unrelated:
-        assert ext.badge(ext.tab_id(url))[0] != "!"  # not even queued
+        assert ext.badge(ext.tab_id(url))[0] not in ("!", "…")  # not even queued or pending
 
     # "Capture this page now" refuses them too.
     tab = ext.tab_id(unrelated[0])
@@ -253,39 +368,128 @@ def test_nothing_sent_from_unrelated_pages(ext, live_server, standin):
     assert popup.errors == []
 
 
+# --- navigation: a tab never shows another page's days ------------------------------------
+
+
+def watch_badges(ext, url_of_tab, seconds, interval=0.05):
+    """Sample the tab's badge (text, colour, title) for ``seconds``."""
+    tab = ext.tab_id(url_of_tab)
+    samples = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        samples.append(ext.badge(tab))
+        time.sleep(interval)
+    return tab, samples
+
+
+def test_navigating_clears_the_badge_at_once(ext, live_server, standin):
+    paired(ext, live_server)
+    silent = shifted("lancers/thread_silent_fixed", SILENT_AGO).serve(standin)
+    recent = shifted("crowdworks/contract_recent", RECENT_AGO).serve(standin)
+    # The next contract's JSON comes slowly: its page is captured 4 s after it shows.
+    [messages] = recent.responses
+    standin.hang_seconds = 4
+    standin.fail(messages["url"], times=None)
+
+    page = open_tab(ext, silent.url)
+    assert settled(ext, silent.url)[:2] == ("10", RED)
+    tab = ext.tab_id(silent.url)
+
+    page.goto(recent.url, wait_until="commit")
+    # From the moment the tab shows the new page: "…", never the previous contract's 10.
+    seen = []
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        seen.append(ext.badge(tab))
+        time.sleep(0.05)
+    assert seen and all(b[0] != "10" for b in seen), seen
+    assert seen[-1] == ("…", PENDING, ext.message("titlePending"))
+    # The JSON came late and was not recorded (a 504): the page's own list is read.
+    text, color, _ = settled(ext, recent.url, timeout=40)
+    assert text not in ("10", "…")
+
+    # To a page ghostwatch does not read: the global badge again, not the contract's.
+    standin.route("https://www.lancers.jp/work/detail/1", unreadable_page("お仕事詳細"))
+    page.goto("https://www.lancers.jp/work/detail/1", wait_until="load")
+    got = wait_for(lambda: (b := ext.badge(tab)) and b == ext.badge() and b, timeout=5,
+                   what="the global badge on an unrelated page")
+    assert "…" not in got[0] and recent.expected["title"] not in got[2]
+
+
+def test_board_switch_without_a_reload_is_captured_and_the_badge_follows(ext, live_server, standin):
+    """Lancers' message page is an app: choosing another board changes the URL
+    with history.pushState and redraws the board; the extension captures the new
+    board (with its own deal panel, not the previous one's) and the badge follows."""
+    paired(ext, live_server)
+    first = shifted("lancers/thread_silent_fixed", SILENT_AGO).serve(standin)
+    second = shifted("lancers/thread_recent", RECENT_AGO).serve(standin)
+    standin.route(first.url, board_switching_app([first, second]))
+    page = open_tab(ext, first.url)
+    assert settled(ext, first.url)[:2] == ("10", RED)
+    tab = ext.tab_id(first.url)
+
+    page.evaluate("() => switchBoard('9061183')")
+    assert page.url == second.url
+    # Within half a second the tab no longer shows the first board's days.
+    time.sleep(0.5)
+    assert ext.badge(tab)[0] != "10"
+    text, color, title = settled(ext, second.url)
+    assert (text, color) == ("1", GREEN)
+    assert title == ext.message("titleContract", "飲食店向けメニュー表デザイン（A4両面・2種）",
+                                ext.message("state_ok"), 1)
+    answer = contract(live_server, second)
+    assert answer["contract_id"] == "4871203" and answer["state"] == "ok"
+    # The second capture holds the second board's deal panel, not the first's:
+    # the first contract's 連絡催促申請 button is not taken for the second's.
+    assert answer["escalation"] != "available"
+    assert [r["url"] for r in snapshot_rows(live_server.home)] == [first.url, second.url]
+    assert page.url == second.url  # no reload happened
+    assert page.evaluate("() => typeof switchBoard") == "function"
+
+    # Back (popstate): the first board again, captured again, its badge again.
+    page.go_back()
+    assert page.url == first.url
+    ext.wait_badge(first.url, lambda t, c, ti: (t, c) == ("10", RED), what="the first board's badge again")
+    wait_for(lambda: len(snapshot_rows(live_server.home)) == 3, what="the third capture")
+
+
 # --- server down, token wrong: kept, sent later -------------------------------------------
 
 
-def test_snapshot_taken_while_server_down_arrives_when_it_is_back(ext, tmp_path, standin):
+def test_capture_taken_while_server_down_arrives_when_it_is_back(ext, tmp_path, standin):
     home = tmp_path / "home"
     server = start_server_on(home)
     paired(ext, server)
     stop_server(server)
 
-    url, html, last_client = lancers_shifted("thread_silent_fixed", SILENT_AGO)
-    standin.route(url, html)
-    open_tab(ext, url)
-    text, color, title = ext.wait_badge(url, lambda t, c, ti: t == "!" and "ghostwatch serve" in ti,
+    capture = shifted("lancers/thread_silent_fixed", SILENT_AGO).serve(standin)
+    open_tab(ext, capture.url)
+    text, color, title = ext.wait_badge(capture.url, lambda t, c, ti: t == "!" and "ghostwatch serve" in ti,
                                         what="the '!' badge")
     assert color == ERROR_PURPLE
     assert title == ext.message("titleServerDown", 1)
     queue = ext.storage("queue")["queue"]
-    assert [e["url"] for e in queue] == [url]
-    kept = ext.storage(f"snapshot:{queue[0]['id']}")[f"snapshot:{queue[0]['id']}"]
-    assert kept.startswith("<html") and "美容サロンのLP制作" in kept
+    assert [e["url"] for e in queue] == [capture.url]
+    key = f"snapshot:{queue[0]['id']}"
+    kept = ext.storage(key)[key]
+    assert "美容サロンのLP制作" in kept["html"]
+    assert {r["url"] for r in kept["responses"]} == {r["url"] for r in capture.responses}
+    assert all(r["status"] == 200 for r in kept["responses"])
     assert ext.badge()[0] == "!"
 
     # A while later (retries fail meanwhile), the user starts the server again.
     time.sleep(5)
     server = start_server_on(home, server.port)
     try:
-        text, color, _ = ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"), timeout=90,
+        text, color, _ = ext.wait_badge(capture.url, lambda t, c, ti: t not in SETTLED, timeout=90,
                                         what="the badge once the server is back")
-        assert (text, color) == (str(whole_days(last_client, datetime.now(JST))), RED)
+        assert (text, color) == (str(whole_days(capture.last_client, datetime.now(JST))), RED)
         [row] = snapshot_rows(home)
-        assert row["url"] == url
+        assert row["url"] == capture.url
         # Stored with the instant it was captured, not the instant it was sent.
         assert datetime.fromisoformat(row["captured_at"]) < datetime.now(JST) - timedelta(seconds=4)
+        status, answer = server.json("GET", "/api/contracts/lancers/4862017")
+        assert status == 200 and answer["state"] == "eligible"  # read from the JSON kept with the page
         assert ext.storage("queue")["queue"] == []
         assert not [k for k in ext.storage() if k.startswith("snapshot:")]
         wait_for(lambda: ext.badge()[0] == "1", what="the global badge from /api/summary")
@@ -293,12 +497,12 @@ def test_snapshot_taken_while_server_down_arrives_when_it_is_back(ext, tmp_path,
         stop_server(server)
 
 
-def test_wrong_token_keeps_the_snapshot_until_paired(ext, live_server, standin):
+def test_wrong_token_keeps_the_capture_until_paired(ext, live_server, standin):
     ext.configure(live_server.url, "not-the-token")
-    url, html, _ = crowdworks_shifted("contract_recent", RECENT_AGO)
-    standin.route(url, html)
-    open_tab(ext, url)
-    text, color, title = ext.wait_badge(url, lambda t, c, ti: t == "!" and ti == ext.message("titleBadToken", 1))
+    capture = shifted("crowdworks/contract_recent", RECENT_AGO).serve(standin)
+    open_tab(ext, capture.url)
+    text, color, title = ext.wait_badge(capture.url,
+                                        lambda t, c, ti: t == "!" and ti == ext.message("titleBadToken", 1))
     assert color == ERROR_PURPLE and title == ext.message("titleBadToken", 1)
     assert snapshot_rows(live_server.home) == []
     assert len(ext.storage("queue")["queue"]) == 1
@@ -310,8 +514,8 @@ def test_wrong_token_keeps_the_snapshot_until_paired(ext, live_server, standin):
     wait_for(lambda: options.get_attribute("#settings-result", "data-ok") == "true", what="the connection test")
     assert options.inner_text("#settings-result").startswith(ext.message("optionsTestOk", "x", 0).split("x")[0])
     options.click("#save")
-    ext.wait_badge(url, lambda t, c, ti: t == "1", timeout=30)
-    assert [r["url"] for r in snapshot_rows(live_server.home)] == [url]
+    ext.wait_badge(capture.url, lambda t, c, ti: t == "1", timeout=30)
+    assert [r["url"] for r in snapshot_rows(live_server.home)] == [capture.url]
     assert ext.storage("token")["token"] == live_server.token
     assert options.errors == []
 
@@ -347,69 +551,69 @@ def test_pairing_without_the_web_view_session_says_what_to_do(ext, live_server):
 
 def test_popup_lists_what_needs_action_and_notifies_once(ext, live_server, standin):
     paired(ext, live_server)
-    silent_url, html, _ = lancers_shifted("thread_silent_fixed", SILENT_AGO)
-    standin.route(silent_url, html)
-    recent_url, html, _ = crowdworks_shifted("contract_recent", RECENT_AGO)
-    standin.route(recent_url, html)
-    open_tab(ext, silent_url)
-    open_tab(ext, recent_url)
-    ext.wait_badge(silent_url, lambda t, c, ti: t == "10")
-    ext.wait_badge(recent_url, lambda t, c, ti: t == "1")
+    silent = shifted("lancers/thread_silent_fixed", SILENT_AGO).serve(standin)
+    recent = shifted("crowdworks/contract_recent", RECENT_AGO).serve(standin)
+    open_tab(ext, silent.url)
+    open_tab(ext, recent.url)
+    ext.wait_badge(silent.url, lambda t, c, ti: t == "10")
+    ext.wait_badge(recent.url, lambda t, c, ti: t == "1")
 
     popup = extension_page(ext, "popup.html")
     popup.wait_for_selector("li.contract")
     items = popup.locator("li.contract")
     assert items.count() == 1  # the recent one needs nothing
     item = items.first
-    assert item.get_attribute("data-contract-id") == "5198842"
+    assert item.get_attribute("data-contract-id") == "4862017"
     assert item.locator(".chip").inner_text() == ext.message("state_eligible")
     assert item.locator(".days").inner_text() == "10"
     assert ext.message("popupDays", 10) in item.inner_text()
     assert "連絡催促申請ができます" in item.locator(".next").inner_text()
-    assert item.locator("a.open-contract").get_attribute("href") == silent_url
-    assert item.locator("a.open-web").get_attribute("href") == f"{live_server.url}/contracts/lancers/5198842"
+    assert item.locator("a.open-contract").get_attribute("href") == silent.url
+    assert item.locator("a.open-web").get_attribute("href") == f"{live_server.url}/contracts/lancers/4862017"
     assert popup.locator("#status").get_attribute("data-kind") == "ok"
 
     # One notification for the contract that became eligible, and only one.
     notifications = ext.evaluate("chrome.notifications.getAll()")
-    assert [k for k in notifications if k.startswith("lancers/5198842/eligible/")], notifications
+    assert [k for k in notifications if k.startswith("lancers/4862017/eligible/")], notifications
     notified = ext.storage("notified")["notified"]
     assert len(notified) == 1
     popup.reload()
     popup.wait_for_selector("li.contract")
     assert len(ext.storage("notified")["notified"]) == 1
 
-    # "Capture this page now" for the recent contract's tab: one more snapshot.
+    # "Capture this page now" for the recent contract's tab: one more capture,
+    # with its JSON (the same routine as the content script).
     # (The server keeps one row for the same page captured in the same second.)
     time.sleep(1.1)
     before = len(snapshot_rows(live_server.home))
-    tab = ext.tab_id(recent_url)
+    tab = ext.tab_id(recent.url)
+    hits = standin.hits.get("crowdworks.jp/message/threads/304918120/messages.json", 0)
     result = popup.evaluate("(id) => chrome.runtime.sendMessage({type: 'capture-tab', tabId: id})", tab)
     assert result == {"ok": True, "queued": False, "problem": None}
     assert len(snapshot_rows(live_server.home)) == before + 1
+    assert standin.hits["crowdworks.jp/message/threads/304918120/messages.json"] == hits + 1
     assert popup.errors == []
 
 
 def test_a_passed_deadline_notifies_once(ext, live_server, standin):
     paired(ext, live_server)
-    # A filed Lancers request whose 7-day deadline passed yesterday.
-    url, html, _ = lancers_shifted("thread_requested", timedelta(days=21))
-    standin.route(url, html)
-    page = open_tab(ext, url)
-    text, color, title = ext.wait_badge(url, lambda t, c, ti: t not in ("", "!"))
-    status, contract = live_server.json("GET", "/api/contracts/lancers/5176609")
-    assert contract["state"] == "overdue"
-    assert (text, color) == (str(contract["silent_days"]), RED)
-    assert title == ext.message("titleContract", contract["title"], ext.message("state_overdue"),
-                                contract["silent_days"])
-    key = f"lancers/5176609/overdue/{contract['deadline_at']}"
+    # A filed Lancers request whose 7-day deadline passed (the deadline moves with the messages).
+    capture = shifted("lancers/thread_requested", timedelta(days=21)).serve(standin)
+    page = open_tab(ext, capture.url)
+    text, color, title = settled(ext, capture.url)
+    answer = contract(live_server, capture)
+    assert answer["state"] == "overdue"
+    assert (text, color) == (str(answer["silent_days"]), RED)
+    assert title == ext.message("titleContract", answer["title"], ext.message("state_overdue"),
+                                answer["silent_days"])
+    key = f"lancers/4839925/overdue/{answer['deadline_at']}"
     wait_for(lambda: key in ext.evaluate("chrome.notifications.getAll()"), what="the overdue notification")
 
     # Seen again (a reload, the summary alarm): no second notification.
     ext.evaluate("(k) => chrome.notifications.clear(k)", key)
     time.sleep(1.1)
     page.reload()
-    wait_for(lambda: len(snapshot_rows(live_server.home)) == 2, what="the second snapshot")
+    wait_for(lambda: len(snapshot_rows(live_server.home)) == 2, what="the second capture")
     ext.evaluate("chrome.alarms.create('summary', {when: Date.now(), periodInMinutes: 1})")
     time.sleep(3)
     assert ext.evaluate("chrome.notifications.getAll()") == {}
@@ -421,9 +625,10 @@ def test_global_badge_follows_the_summary_on_its_schedule(ext, live_server):
     alarm = wait_for(lambda: ext.evaluate("chrome.alarms.get('summary')"), what="the summary alarm")
     assert alarm["periodInMinutes"] == 1
     # The collector (not the extension) stores a silent contract.
-    url, html, _ = lancers_shifted("thread_silent_fixed", SILENT_AGO)
+    capture = shifted("lancers/thread_silent_fixed", SILENT_AGO)
     status, _ = live_server.json("POST", "/api/snapshots", {
-        "url": url, "html": html, "captured_at": datetime.now(JST).isoformat(), "source": "collector"})
+        "url": capture.url, "html": capture.html, "responses": capture.responses,
+        "captured_at": datetime.now(JST).isoformat(), "source": "collector"})
     assert status == 200
     ext.evaluate("chrome.alarms.create('summary', {when: Date.now(), periodInMinutes: 1})")
     text, color, title = wait_for(lambda: (b := ext.badge()) and b[0] == "1" and b, what="the global badge")
