@@ -13,7 +13,7 @@
 // - A notification, once, when a contract becomes eligible or a deadline passes.
 
 import {
-  ERROR_BADGE, GREY, KEYS, PENDING_BADGE, STATES, getSettings, isWatchedPage, isoWithOffset, normaliseServerUrl,
+  ERROR_BADGE, GREY, KEYS, PENDING_BADGE, getSettings, isWatchedPage, isoWithOffset, normaliseServerUrl,
   platformLabel, stateLabel, t, verdictBadge, webViewUrl,
 } from "./common.js";
 
@@ -101,24 +101,32 @@ function problemTitle(kind, queued) {
 }
 
 /** The badge every tab shows unless it has its own: the summary, or "!". */
-async function renderGlobalBadge() {
+async function globalBadge() {
   const status = await getLocal(KEYS.status, null);
   const queued = await queueLength();
   if (status && ["down", "no_token", "bad_token"].includes(status.kind)) {
-    await chrome.action.setBadgeText({ text: ERROR_BADGE.text });
-    await chrome.action.setBadgeBackgroundColor({ color: ERROR_BADGE.color });
-    await chrome.action.setTitle({ title: problemTitle(status.kind, queued) });
-    return;
+    return { ...ERROR_BADGE, title: problemTitle(status.kind, queued) };
   }
   const summary = await getLocal(KEYS.summary, null);
   if (summary && summary.badge) {
     const needing = (summary.needing_action || []).length;
-    await chrome.action.setBadgeText({ text: summary.badge.text === "0" ? "" : String(summary.badge.text) });
-    await chrome.action.setBadgeBackgroundColor({ color: summary.badge.color });
-    await chrome.action.setTitle({ title: t("titleSummary", needing) });
-  } else {
-    await chrome.action.setBadgeText({ text: "" });
-    await chrome.action.setTitle({ title: t("titleIdle") });
+    return {
+      text: summary.badge.text === "0" ? "" : String(summary.badge.text),
+      color: summary.badge.color,
+      title: t("titleSummary", needing),
+    };
+  }
+  return { text: "", color: GREY, title: t("titleIdle") };
+}
+
+async function renderGlobalBadge() {
+  const badge = await globalBadge();
+  await chrome.action.setBadgeText({ text: badge.text });
+  await chrome.action.setBadgeBackgroundColor({ color: badge.color });
+  await chrome.action.setTitle({ title: badge.title });
+  // Tabs that left a page of their own show the global badge: keep them in step.
+  for (const [tabId, stored] of Object.entries(await tabBadges())) {
+    if (stored.global) await showTabBadge(Number(tabId), null, badge);
   }
 }
 
@@ -166,16 +174,21 @@ async function updateTabBadges(fn) {
   });
 }
 
-/** Show ``badge`` on the tab, or (null) let the tab show the global badge again. */
-async function showTabBadge(tabId, badge) {
+/**
+ * Show ``badge`` on the tab, or (null) the global badge again.  (Chrome can
+ * give a tab back the global text, not its colour and title: those are copied.)
+ */
+async function showTabBadge(tabId, badge, global = null) {
   try {
-    if (badge) {
+    if (badge && !badge.global) {
       await chrome.action.setBadgeText({ tabId, text: badge.text });
       await chrome.action.setBadgeBackgroundColor({ tabId, color: badge.color });
       await chrome.action.setTitle({ tabId, title: badge.title });
     } else {
+      const shown = global || (await globalBadge());
       await chrome.action.setBadgeText({ tabId, text: null });
-      await chrome.action.setTitle({ tabId, title: (await chrome.action.getTitle({})) || t("titleIdle") });
+      await chrome.action.setBadgeBackgroundColor({ tabId, color: shown.color });
+      await chrome.action.setTitle({ tabId, title: shown.title });
     }
   } catch {
     // The tab went away meanwhile.
@@ -211,19 +224,20 @@ async function setTabBadge(tabId, url, badge) {
  */
 async function tabNavigated(tabId, url) {
   const stored = (await tabBadges())[tabId];
-  if (stored && samePage(stored.url, url)) {
-    // Still the same page (a reload, a #fragment): its badge holds until the new answer.
+  const watched = Boolean(url) && isWatchedPage(url);
+  if (stored && (samePage(stored.url, url) || (stored.global && !watched))) {
+    // Still the same page (a reload, a #fragment), or still not a page of its
+    // own: what it shows holds (until the new answer).
     await showTabBadge(tabId, stored);
     return;
   }
-  const watched = Boolean(url) && isWatchedPage(url);
-  const pending = watched ? { ...PENDING_BADGE, title: t("titlePending") } : null;
   if (!stored && !watched) return; // a tab ghostwatch never badged: nothing to undo
+  // Another page: "…" for a page ghostwatch reads, else the global badge.
+  const next = watched ? { url, ...PENDING_BADGE, title: t("titlePending") } : { url: url || "", global: true };
   await updateTabBadges((all) => {
-    if (pending) all[tabId] = { url, ...pending };
-    else delete all[tabId];
+    all[tabId] = next;
   });
-  await showTabBadge(tabId, pending);
+  await showTabBadge(tabId, next);
 }
 
 chrome.tabs.onUpdated.addListener((tabId, changeInfo, tab) => {
@@ -613,42 +627,16 @@ async function testConnection(serverUrlInput, tokenInput) {
   }
 }
 
-/**
- * What the popup lists: the summary's contracts needing action, and the 要確認
- * (unconfirmed) ones, which need a look on the platform even when the server's
- * summary does not count them; most urgent first.
- */
-async function needingAction(summary, settings) {
-  const listed = (summary && summary.needing_action) || [];
-  const counts = (summary && summary.counts) || {};
-  let extra = [];
-  if (counts.unconfirmed && !listed.some((v) => v.state === "unconfirmed")) {
-    try {
-      const all = await request("/api/contracts", { settings });
-      extra = ((all && all.contracts) || []).filter((v) => v.state === "unconfirmed");
-    } catch (err) {
-      if (!(err instanceof ServerProblem)) throw err;
-    }
-  }
-  const rank = (v) => (STATES.includes(v.state) ? STATES.indexOf(v.state) : STATES.length);
-  return [...listed, ...extra]
-    .map((v, i) => [v, i])
-    .sort(([a, i], [b, j]) => rank(a) - rank(b) || (b.silent_days || 0) - (a.silent_days || 0) || i - j)
-    .map(([v]) => v);
-}
-
 async function popupData() {
   const result = await flush();
   const settings = await getSettings();
-  const fresh = result.problem ? null : await refreshSummary(settings);
-  const summary = fresh || (await getLocal(KEYS.summary, null));
+  const summary = result.problem ? null : await refreshSummary(settings);
   return {
     serverUrl: settings.serverUrl,
     status: await getLocal(KEYS.status, null),
-    summary,
-    needing: fresh ? await needingAction(fresh, settings) : (summary && summary.needing_action) || [],
+    summary: summary || (await getLocal(KEYS.summary, null)),
     queued: await queueLength(),
-    fresh: Boolean(fresh),
+    fresh: Boolean(summary),
   };
 }
 

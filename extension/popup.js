@@ -70,7 +70,8 @@ async function load() {
   const queued = $("queued");
   queued.hidden = !data.queued;
   queued.textContent = data.queued ? t("popupQueued", data.queued) : "";
-  const verdicts = data.needing || (data.summary && data.summary.needing_action) || [];
+  // The server's needing_action: 要確認 (unconfirmed) included, most urgent first.
+  const verdicts = (data.summary && data.summary.needing_action) || [];
   renderContracts(data.serverUrl, verdicts);
 }
 

@@ -452,6 +452,14 @@ def test_board_switch_without_a_reload_is_captured_and_the_badge_follows(ext, li
     ext.wait_badge(first.url, lambda t, c, ti: (t, c) == ("10", RED), what="the first board's badge again")
     wait_for(lambda: len(snapshot_rows(live_server.home)) == 3, what="the third capture")
 
+    # To the boards list (no board chosen), still without a reload: no page of
+    # ghostwatch's, so the global badge (text, colour and title), and nothing sent.
+    page.evaluate("() => history.pushState({}, '', '/mypage/message')")
+    wait_for(lambda: ext.badge(tab) == ext.badge(), timeout=5, what="the global badge on the boards list")
+    time.sleep(9)  # longer than the content script's wait for a page
+    assert len(snapshot_rows(live_server.home)) == 3
+    assert ext.badge(tab) == ext.badge()
+
 
 # --- server down, token wrong: kept, sent later -------------------------------------------
 
