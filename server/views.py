@@ -29,10 +29,11 @@ from flask import (
 )
 from markupsafe import Markup
 
+from collector import lancers
 from collector.timeutil import DAY, JST, iso, now, parse_instant
 from server import rules, service
 from server.app import get_store
-from server.store import STEP_KINDS
+from server.store import STEP_KINDS, UNKNOWN_JOB_PREFIX
 
 bp = Blueprint("views", __name__)
 
@@ -44,6 +45,31 @@ STEP_LABELS = {
     "request_filed": "連絡催促を申請した",
 }
 OFFICE = {"lancers": "ランサーズ事務局", "crowdworks": "クラウドワークス事務局"}
+
+# What each state means, for the legend of ``/``.
+STATE_HELP = {
+    "overdue": "連絡催促申請の連絡期限を過ぎました。事務局の対応を確認します。",
+    "eligible": "連絡催促（ランサーズの「連絡催促申請」、クラウドワークスの事務局への連絡催促）ができます。",
+    "unconfirmed": "クライアントの沈黙は7日以上ですが、取引の情報（状態や「連絡催促申請」ボタンの有無）が"
+                   "読み取れず、申請できるかどうか分かりません。取引のページを開き、「連絡催促申請」ボタンが"
+                   "表示されているか確認してください。",
+    "unreadable": "最新のページを読み取れませんでした。日数は推測しません。ページを開き直して再取得してください。",
+    "requested": "連絡催促を申請済みです。連絡期限まで返信を待ちます。",
+    "not_eligible": "沈黙は7日以上ですが、連絡催促申請の条件を満たしていません（時間報酬制、計画変更中など）。",
+    "nudge": "沈黙が3日以上続いています。丁寧な催促メッセージを送るころです。",
+    "ok": "今は待ちましょう。",
+    "unknown": "一覧で見ただけで、メッセージはまだ読み込んでいません。",
+    "closed": "完了またはキャンセルした契約です。",
+}
+
+# Where a fact came from (a verdict's ``fact_sources``).
+SOURCE_LABELS = {"api": "プラットフォームの JSON", "page": "ページ", "list": "一覧"}
+UNKNOWN = "不明"
+BOARD_WITHOUT_JOB = "案件不明のメッセージボード"
+ESCALATION_LABELS = {
+    "lancers": {"available": "「連絡催促申請」ボタンあり", "requested": "連絡催促申請中", "none": "ボタンなし"},
+    "crowdworks": {"requested": "連絡催促を申請中", "none": "申請なし"},
+}
 
 
 # --- filters -----------------------------------------------------------------
@@ -96,6 +122,9 @@ def ago(value, at=None) -> str:
 def register_filters(app) -> None:
     app.jinja_env.filters.update(jdatetime=jdatetime, jdate=jdate, ago=ago)
     app.jinja_env.globals.update(
+        contract_title=contract_title,
+        board_without_job=board_without_job,
+        STATE_HELP=STATE_HELP,
         STATE_LABELS=rules.STATE_LABELS,
         PLATFORM_LABELS=rules.PLATFORM_LABELS,
         STATUS_LABELS=rules.STATUS_LABELS,
@@ -129,6 +158,88 @@ def contract_verdict(platform: str, contract_id: str, at: datetime) -> dict:
     return verdict
 
 
+def board_without_job(v: dict) -> bool:
+    """A Lancers board whose job is not known yet (its capture could not be
+    read): the store keeps it under ``board-<board id>``, not a job id."""
+    return v.get("platform") == "lancers" and str(v.get("contract_id") or "").startswith(UNKNOWN_JOB_PREFIX)
+
+
+def contract_title(v: dict) -> str:
+    """What to call a contract: its job's title, or what is known of it."""
+    if v.get("title"):
+        return v["title"]
+    if board_without_job(v):
+        return BOARD_WITHOUT_JOB
+    noun = "仕事" if v.get("platform") == "lancers" else "契約"
+    return f"{noun} {v.get('contract_id')}（仕事名{UNKNOWN}）"
+
+
+def identity(v: dict) -> list[dict]:
+    """The contract's ids on its platform, with links: Lancers' job and board,
+    CrowdWorks' contract and message thread."""
+    thread_id = v.get("thread_id")
+    if v["platform"] == "lancers":
+        if board_without_job(v):
+            job = {"label": "仕事", "text": f"{UNKNOWN}（メッセージボードの取引情報が読めていません）", "href": None}
+        else:
+            job = {"label": "仕事", "text": v["contract_id"], "href": lancers.work_url(v["contract_id"])}
+        board = ({"label": "メッセージボード", "text": thread_id, "href": lancers.thread_url(thread_id)} if thread_id
+                 else {"label": "メッセージボード", "text": "まだ読み込んでいません", "href": None})
+        return [job, board]
+    return [
+        {"label": "契約", "text": v["contract_id"], "href": v.get("url")},
+        {"label": "メッセージスレッド", "text": thread_id or "まだ読み込んでいません", "href": None},
+    ]
+
+
+def fact_rows(v: dict, messages: list[dict], contract: dict | None) -> list[dict]:
+    """Each fact of the contract, what it is (or 不明) and where it came from:
+    the platform's JSON, the page, or the contract list."""
+    sources = v.get("fact_sources") or {}
+    platform = v["platform"]
+    status = v.get("status")
+    status_text = rules.STATUS_LABELS.get(status, status) if status else None
+    if status is None and sources.get("status") == "list" and contract and contract.get("list_status"):
+        listed = contract["list_status"]
+        status_text = f"{rules.STATUS_LABELS.get(listed, listed)}（一覧の表示）"
+    escalation = v.get("escalation")
+    facts = [
+        ("title", "仕事名", v.get("title")),
+        ("client", "クライアント", v.get("client")),
+        ("pay_type", "報酬形式", rules.PAY_TYPE_LABELS.get(v.get("pay_type"), v.get("pay_type"))),
+        ("status", "状態", status_text),
+        ("escalation", "連絡催促", ESCALATION_LABELS.get(platform, {}).get(escalation, escalation)),
+        ("messages", "メッセージ", f"{len(messages)}件" if sources.get("messages") or messages else None),
+    ]
+    if v["state"] == "unreadable" and not sources:
+        unknown_why = "ページを読み取れていません"
+    elif v["state"] == "unknown" and not v.get("thread_id"):
+        unknown_why = "メッセージページをまだ読み込んでいません"
+    else:
+        unknown_why = "ページにも JSON にも表示されていません"
+    rows = []
+    for key, label, value in facts:
+        source = sources.get(key)
+        if value is None:
+            source = None
+        rows.append({
+            "key": key, "label": label, "known": value is not None,
+            "text": value if value is not None else UNKNOWN,
+            "source": source or "",
+            "source_text": SOURCE_LABELS.get(source, source) if source else
+            ("—" if value is not None else unknown_why),
+        })
+    return rows
+
+
+def unknown_facts(v: dict) -> list[str]:
+    """The facts that decide an escalation and that the capture did not show."""
+    names = [("status", "取引の状態")]
+    if v["platform"] == "lancers":
+        names = [("pay_type", "報酬形式"), ("status", "取引の状態"), ("escalation", "「連絡催促申請」ボタンの有無")]
+    return [label for key, label in names if v.get(key) is None]
+
+
 def freshness(verdict: dict, at: datetime) -> dict:
     captured = _dt(verdict.get("last_captured_at"))
     if captured is None:
@@ -142,6 +253,8 @@ def row(v: dict, at: datetime) -> dict:
     action = v.get("next_action") or {}
     return {
         "v": v,
+        "title": contract_title(v),
+        "board_without_job": board_without_job(v),
         "days": None if days is None else f"{days}{'+' if v.get('silence_is_lower_bound') else ''}",
         "state_label": rules.STATE_LABELS.get(v["state"], v["state"]),
         "platform_label": rules.PLATFORM_LABELS.get(v["platform"], v["platform"]),
@@ -319,7 +432,9 @@ def contract(platform: str, contract_id: str):
     messages = store.messages(platform, contract_id)
     steps = store.steps(platform, contract_id)
     return render_template(
-        "contract.html", v=verdict, messages=messages, steps=steps, at=at,
+        "contract.html", v=verdict, messages=messages, steps=steps, at=at, identity=identity(verdict),
+        facts=fact_rows(verdict, messages, store.contract(platform, contract_id)),
+        unknown_facts=unknown_facts(verdict),
         picture=timeline_picture(messages, verdict, at), checklist=checklist(verdict, steps),
         fresh=freshness(verdict, at), texts=texts(verdict, steps, at), office=OFFICE.get(platform, "事務局"),
         now_local=at.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
@@ -332,12 +447,16 @@ def evidence(platform: str, contract_id: str):
     at = judged_at()
     verdict = contract_verdict(platform, contract_id, at)
     store = get_store()
+    # A Lancers capture that could not be read names no job: its board is the link.
     snapshots = list(store.db.query(
-        "select captured_at, read_state from snapshots where platform = ? and contract_id = ? order by captured_at",
-        [platform, contract_id],
+        "select captured_at, read_state from snapshots where platform = ? and page = 'thread' "
+        "and (contract_id = ? or (? is not null and thread_id = ?)) order by captured_at",
+        [platform, contract_id, verdict.get("thread_id"), verdict.get("thread_id")],
     ))
+    messages = store.messages(platform, contract_id)
     return render_template(
-        "evidence.html", v=verdict, messages=store.messages(platform, contract_id),
+        "evidence.html", v=verdict, messages=messages, identity=identity(verdict),
+        facts=fact_rows(verdict, messages, store.contract(platform, contract_id)),
         steps=store.steps(platform, contract_id), snapshots=snapshots, at=at,
     )
 
@@ -404,14 +523,23 @@ def calendar():
 def texts(verdict: dict, steps: list[dict], at: datetime) -> dict:
     days = verdict.get("silent_days")
     context = {
-        "v": verdict, "at": at, "office": OFFICE.get(verdict["platform"], "事務局"),
+        "at": at, "office": OFFICE.get(verdict["platform"], "事務局"),
         "steps": {s["step"]: s for s in steps},
         "silence": "" if days is None else f"（{days}日{'以上' if verdict.get('silence_is_lower_bound') else ''}経過）",
         "deadline": f"（連絡期限 {jdatetime(verdict['deadline_at'])}）" if verdict.get("deadline_at") else "",
     }
+    # The texts name the work by its title; without one, by what the platform
+    # shows the client (never the store's ``board-…`` key).
+    to_client, to_office = dict(verdict), dict(verdict)
+    if board_without_job(verdict):
+        to_client["title"] = f"メッセージボード {verdict.get('thread_id')} のお仕事"
+        to_office["contract_id"] = f"{UNKNOWN}（メッセージボード {verdict.get('thread_id')}）"
+    elif not verdict.get("title"):
+        noun = "仕事 ID" if verdict["platform"] == "lancers" else "契約"
+        to_client["title"] = f"{noun} {verdict['contract_id']} のお仕事"
     # Rendered with autoescape (they are .html, so that they ship with the
     # package), hence Markup: escaped once, then placed in a <textarea> as is.
     return {
-        "reminder": Markup(render_template("text_reminder.html", **context).strip() + "\n"),
-        "office": Markup(render_template("text_office.html", **context).strip() + "\n"),
+        "reminder": Markup(render_template("text_reminder.html", v=to_client, **context).strip() + "\n"),
+        "office": Markup(render_template("text_office.html", v=to_office, **context).strip() + "\n"),
     }
