@@ -417,7 +417,7 @@ class Browser:
 
     # one page ------------------------------------------------------------
 
-    def _load(self, url: str, platform: str, ready: str | None = None):
+    def _load(self, url: str, platform: str, ready: str | None = None, later: str | None = None):
         """Navigate; the document must arrive within the timeout.
 
         With ``ready`` (a selector), the rest of the timeout is spent waiting
@@ -425,17 +425,19 @@ class Browser:
         Otherwise a third-party script or image that never finishes loading
         must not fail the page: once the document is there, the rest of the
         timeout is spent waiting for ``load`` (or ``networkidle``) and the page
-        is read as it is when that wait runs out.
+        is read as it is when that wait runs out.  ``later`` is a part an app
+        may render after that (Lancers' deal panel): waited for up to
+        ``LATER_GRACE`` seconds, as some pages never have it.
         """
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         options = self.options
         started = time.monotonic()
-        later = options.wait_until in ("load", "networkidle")
+        wait_load = options.wait_until in ("load", "networkidle")
         response = self.page.goto(
             url,
             timeout=options.timeout * 1000,
-            wait_until="domcontentloaded" if later or ready else options.wait_until,
+            wait_until="domcontentloaded" if wait_load or ready else options.wait_until,
         )
         if response is not None and response.status >= 400:
             return response
@@ -445,10 +447,18 @@ class Browser:
         try:
             if ready:
                 self.page.wait_for_selector(ready, state="attached", timeout=remaining * 1000)
-            elif later:
+            elif wait_load:
                 self.page.wait_for_load_state(options.wait_until, timeout=remaining * 1000)
         except PlaywrightTimeout:
             log.info("%s: not ready after %gs; capturing it as it is", _safe_url(url), options.timeout)
+            return response
+        if later:
+            remaining = options.timeout - (time.monotonic() - started)
+            try:
+                self.page.wait_for_selector(later, state="attached",
+                                            timeout=max(0.1, min(LATER_GRACE, remaining)) * 1000)
+            except PlaywrightTimeout:
+                log.info("%s: %s not shown; capturing without it", _safe_url(url), later)
         return response
 
     def _inject(self) -> None:
@@ -464,15 +474,16 @@ class Browser:
         )
 
     def fetch(self, url: str, platform: str, kind: str, sleeper: Sleeper,
-              listed: ListedContract | None = None, ready: str | None = None) -> FetchedPage | FailedPage:
+              listed: ListedContract | None = None, ready: str | None = None,
+              later: str | None = None) -> FetchedPage | FailedPage:
         """Load and capture ``url`` with retries; raise ``NotLoggedIn`` on a login
         page and ``HumanCheck`` on a human verification page."""
         started = time.monotonic()
-        item = self._fetch(url, platform, kind, sleeper, listed, ready)
+        item = self._fetch(url, platform, kind, sleeper, listed, ready, later)
         item.started, item.seconds = started, time.monotonic() - started
         return item
 
-    def _fetch(self, url, platform, kind, sleeper, listed, ready):
+    def _fetch(self, url, platform, kind, sleeper, listed, ready, later):
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -482,7 +493,7 @@ class Browser:
         for attempt in range(1, attempts + 1):
             retry_after = None
             try:
-                response = self._load(url, platform, ready)
+                response = self._load(url, platform, ready, later)
                 final_url = self.page.url
                 status = response.status if response is not None else None
                 if is_login(platform, final_url):
@@ -631,11 +642,23 @@ MAX_LIST_PAGES = 20  # pages of the list of contracts
 MAX_BOARD_PAGES = 50  # pages of Lancers' boards list (20 boards each)
 
 
+LATER_GRACE = 3.0  # seconds a contract page's late part is waited for
+
+
 def ready_selector(platform: str) -> str | None:
     """What marks a contract page as ready to capture (None: the load event).
     CrowdWorks: the thread element with its ``data`` (the thread id)."""
     if platform == "crowdworks":
         return f"#{getattr(platform_module(platform), 'THREAD_ID', 'pack-message-thread')}[data]"
+    return None
+
+
+def later_selector(platform: str) -> str | None:
+    """A part of a contract page its app may render after ``load``, waited for a
+    little (``LATER_GRACE``): Lancers' deal panel (ASSUMED markup; some boards have none)."""
+    if platform == "lancers":
+        panel = getattr(platform_module(platform), "DEAL_PANEL", None)
+        return f"xpath={panel}" if panel else None
     return None
 
 
@@ -780,7 +803,7 @@ def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions 
                 for listed in contracts:
                     yield FailedPage("contract", listed.url, str(err), 1, None, listed)
                 return
-        ready = ready_selector(platform)
+        ready, later = ready_selector(platform), later_selector(platform)
         for listed in contracts:
             url, board = _contract_url(platform, listed, boards)
             if url is None:
@@ -791,7 +814,7 @@ def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions 
                     yield FailedPage("contract", listed.url, "対応していない URL なので開きませんでした", 0, None, listed)
                 continue
             sleeper.between_pages(options)
-            item = browser.fetch(url, platform, "contract", sleeper, listed, ready)
+            item = browser.fetch(url, platform, "contract", sleeper, listed, ready, later)
             if isinstance(item, FetchedPage):
                 item.thread_id = board
             yield item

@@ -60,7 +60,7 @@
     crowdworks_contract: ENDPOINTS.crowdworksThreadElement + "[" + ENDPOINTS.crowdworksThreadAttribute + "]",
     crowdworks_list: "div.section, .nodata",
     lancers_list: "li.p-mypage-work__media, .p-mypage-pagers, .p-mypage-work",
-    lancers_thread: null, // an app fed by the JSON this routine fetches: the document is enough
+    lancers_thread: ".p-message-board, #js-message-board", // ASSUMED: the app's frame (the corpus')
   };
   // The page's own fetch, taken before the site's scripts can wrap it.
   const pageFetch = globalThis.fetch.bind(globalThis);

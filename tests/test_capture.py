@@ -20,7 +20,15 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from collector import crowdworks, lancers
-from collector.fetch import Browser, FetchedPage, FetchOptions, Sleeper, capture_script_path, ready_selector
+from collector.fetch import (
+    Browser,
+    FetchedPage,
+    FetchOptions,
+    Sleeper,
+    capture_script_path,
+    later_selector,
+    ready_selector,
+)
 from collector.timeutil import iso
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +136,8 @@ def captures(standin, tmp_path_factory):
                            browser_path=CHROMIUM, delay=0, backoff=0.05, timeout=15)
     with Browser(tmp / "collector-profile", options) as browser:
         for url, platform in urls:
-            item = browser.fetch(url, platform, "contract", Sleeper(), ready=ready_selector(platform))
+            item = browser.fetch(url, platform, "contract", Sleeper(), ready=ready_selector(platform),
+                                 later=later_selector(platform))
             assert isinstance(item, FetchedPage), item
             out[url] = [item.to_capture()]
     ext = extension_dir(tmp)
@@ -285,3 +294,22 @@ def test_failed_requests_are_recorded_never_thrown(site, browser):
     # A list page: the HTML only.
     item = browser.fetch(crowdworks.LIST_URL, "crowdworks", "list", Sleeper())
     assert item.responses == [] and "<html" in item.html
+
+
+@pytest.mark.browser
+def test_the_collector_waits_a_little_for_a_deal_panel_rendered_late(site, browser):
+    """Lancers' message page is an app: its deal panel may come after the load event."""
+    from standin import CORPUS
+
+    html = (CORPUS / "lancers" / "thread_silent_fixed.html").read_text(encoding="utf-8")
+    start = html.index('<aside class="p-message-board__deal')
+    end = html.index("</aside>", start) + len("</aside>")
+    panel = html[start:end]
+    late = ("<template id='late-panel'>" + panel + "</template><script>window.addEventListener('load', () => "
+            "setTimeout(() => { const t = document.getElementById('late-panel'); "
+            "t.replaceWith(t.content.cloneNode(true)); }, 1200));</script>")
+    url = "https://www.lancers.jp/mypage/message?boardId=9058842"
+    site.route(url, html[:start] + late + html[end:])
+    item = browser.fetch(url, "lancers", "contract", Sleeper(), later=later_selector("lancers"))
+    assert 'id="late-panel"' not in item.html  # the panel was in place when captured
+    assert item.html.count('<aside class="p-message-board__deal') == 1
