@@ -20,6 +20,7 @@ import pytest
 
 from conftest import ROOT
 from corpus import Page, page, pages
+from pagekit import lancers_capture
 from serverkit import no_redirect
 
 GREEN, AMBER, RED, GREY = "#2e7d32", "#f9a825", "#c62828", "#757575"
@@ -233,6 +234,22 @@ def test_a_lancers_capture_without_its_board_api_is_unreadable_with_the_reason(l
     _, listed = live_server.json("GET", "/api/contracts")
     assert [(c["contract_id"], c["thread_id"], c["state"]) for c in listed["contracts"]] == [
         (f"board-{board}", board, "unreadable")]
+
+
+def test_a_board_read_later_joins_its_job_and_the_placeholder_goes(live_server):
+    """The same board captured again, this time with Lancers' JSON: the contract is the job."""
+    board = NO_API.expected["thread_id"]
+    post_page(live_server, NO_API)
+    later = lancers_capture(board, [("client", "2026-11-20T10:00:00+09:00", "ご確認ありがとうございます。")],
+                            job_id="4877001", title="商店街マップの制作")
+    status, answer = live_server.json("POST", "/api/snapshots", {
+        "url": later.url, "html": later.html, "captured_at": "2026-11-21T15:00:00+09:00",
+        "responses": later.responses, "at": "2026-11-21T15:00:00+09:00"})
+    assert status == 200, answer
+    assert (answer["contract_id"], answer["thread_id"], answer["state"]) == ("4877001", board, "ok")
+    _, listed = live_server.json("GET", "/api/contracts")
+    assert [(c["contract_id"], c["thread_id"]) for c in listed["contracts"]] == [("4877001", board)]
+    assert live_server.json("GET", f"/api/contracts/lancers/board-{board}")[0] == 404
 
 
 def test_an_unreadable_page_is_stored_and_answered_as_unreadable_never_zero_days(live_server):

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from corpus import page as corpus_page
+from pagekit import crowdworks_capture
 from serverkit import IMG, SCRIPT, hostile_lancers_thread
 from test_api import (
     AT,
@@ -184,6 +185,25 @@ def test_an_unconfirmed_contract_says_to_open_the_deal_and_look_for_the_button(p
         assert expected[key] is None
         expect(page.locator(f'#facts tr[data-fact="{key}"] td.value')).to_have_text("不明")
     expect(page.locator('#facts tr[data-fact="title"] td.source')).to_have_text("プラットフォームの JSON")
+
+
+def test_a_crowdworks_contract_whose_status_is_unknown_says_to_check_it_on_the_contract_page(page, live_server):
+    capture = crowdworks_capture("71230001", [("me", "2026-11-09T10:00:00+09:00", "ご確認をお願いします。"),
+                                              ("client", "2026-11-10T09:00:00+09:00", "確認します。")],
+                                 status="unknown", title="店舗ロゴの制作", client="株式会社みどり")
+    at = "2026-11-21T09:00:00+09:00"
+    status, answer = live_server.json("POST", "/api/snapshots", {
+        "url": capture.url, "html": capture.html, "captured_at": at, "responses": capture.responses, "at": at})
+    assert status == 200 and answer["state"] == "unconfirmed", answer  # 11 days, status not shown
+    sign_in(page, live_server, f"/contracts/crowdworks/71230001?{at_query(at)}")
+    expect(page.locator("#verdict .chip")).to_have_text("要確認")
+    notice = page.locator("#unconfirmed")
+    expect(notice).to_contain_text("契約の状態を確認")
+    expect(notice.get_by_role("link", name=re.compile("契約ページを開"))).to_have_attribute("href", capture.url)
+    expect(page.locator('#facts tr[data-fact="status"] td.value')).to_have_text("不明")
+    expect(page.locator('#facts tr[data-fact="client"] td.value')).to_have_text("株式会社みどり")
+    expect(page.locator('#facts tr[data-fact="client"] td.source')).to_have_text("ページ")
+    expect(page.locator('#facts tr[data-fact="messages"] td.source')).to_have_text("プラットフォームの JSON")
 
 
 def test_a_lancers_board_whose_job_is_unknown_is_shown_as_a_board(page, live_server):
