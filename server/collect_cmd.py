@@ -393,10 +393,12 @@ def collect(platform, browser_path, browser_args, ignore_https_errors, headed, p
             delay, timeout, retries, backoff, as_json, db_path):
     """Read every open contract from Lancers / CrowdWorks with your logged-in session.
 
-    Opens the platform's list of open contracts in a headless browser on the
-    profile of `ghostwatch login`, then each contract's messages, one page at
-    a time, stores every page and prints each contract's verdict and a
-    summary. Run `ghostwatch login --platform P` once first.
+    Opens the platform's list of open contracts (every page of it) in a
+    headless browser on the profile of `ghostwatch login`, then each
+    contract's messages, one page at a time (Lancers: each job's message
+    board, found through the boards list), captures each page with the JSON
+    the platform's own page loads, stores it and prints each contract's
+    verdict and a summary. Run `ghostwatch login --platform P` once first.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
