@@ -29,7 +29,7 @@
 
   const READY_TIMEOUT_MS = 8000; // then capture anyway
   const SETTLE_MS = 600; // the DOM quiet this long before the first capture
-  const GRACE_MS = 3000; // marker there, the later part not: capture after this long
+  const GRACE_MS = 4000; // marker there, the later part not: capture after this long
   const DEBOUNCE_MS = 2000; // new messages: wait for the burst to end
   const URL_POLL_MS = 500; // a backstop for URL changes the Navigation API did not report
 
