@@ -720,10 +720,12 @@ def join_lancers_boards(browser: Browser, job_ids: Sequence[str], sleeper: Sleep
             boards = lancers.read_boards_page(record["body"])
         except ValueError as err:
             raise UnrecognisedList("lancers", url, f"メッセージ一覧の JSON を読み取れません: {err}") from err
-        for board in boards:
+        fresh = [b for b in boards if str(b["id"]) not in seen]
+        if boards and not fresh:
+            log.info("boards list: a page with no new board; the list ends here")
+            break
+        for board in fresh:
             board_id = str(board["id"])
-            if board_id in seen:
-                continue
             seen.add(board_id)
             sleeper.between_requests(options)
             requests += 1

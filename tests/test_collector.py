@@ -239,6 +239,23 @@ def test_fetcher_reports_a_job_whose_board_is_not_found(site, home, tmp_path):
     assert sum(isinstance(i, FetchedPage) and i.kind == "contract" for i in items) == 8
 
 
+def test_fetcher_ends_the_join_when_the_boards_list_repeats_itself(site, home, tmp_path):
+    """A boards list that ignores ``modified`` (the same page again) ends the join: the job
+    whose board is on the real second page is reported, and the page is not asked for again."""
+    from collector import lancers
+    from collector.fetch import SkippedPage
+    from standin import site_responses
+
+    first = next(r for r in site_responses() if r["url"] == lancers.boards_list_url())
+    second = lancers.boards_list_url(modified="2026-11-18 22:57:36")
+    site.route_json(second, first["body"])
+    before = site.hits.get(key(second), 0)
+    items, error = run_fetcher("lancers", tmp_path / "profile", options(site))
+    assert error is None
+    assert site.hits[key(second)] - before == 1
+    assert [i.listed.contract_id for i in items if isinstance(i, SkippedPage)] == ["4839925"]
+
+
 def test_fetcher_says_when_the_boards_list_is_not_json(site, home, tmp_path):
     from collector import lancers
 
