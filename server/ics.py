@@ -7,7 +7,13 @@ One event per date that matters (RFC 5545, written by hand: it is a few lines):
 - 「連絡期限」 at ``deadline_at``: the deadline of a filed request.
 
 UIDs are stable (platform, contract, kind), so a calendar app updates an
-event when the date moves (the client wrote, a step was recorded).
+event when the date moves (the client wrote, a step was recorded).  Titles
+and client names come from pages: their bidirectional overrides and
+zero-width characters are shown as ``<U+202E>`` (``server.app.plain``).
+
+The feed takes its own read-only token (``?token=<calendar token>``), never
+the API token; calendar apps on this computer can subscribe to it (an online
+calendar such as Google's cannot reach 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 from collector.timeutil import parse_instant
 from server import rules
+from server.app import plain
 
 EVENT_MINUTES = 30
 
@@ -56,17 +63,18 @@ def calendar_text(verdicts: list[dict], at: datetime, base_url: str) -> str:
         "X-WR-TIMEZONE:Asia/Tokyo",
     ]
     for v in verdicts:
-        name = v.get("title") or v["contract_id"]
+        name = plain(v.get("title") or v["contract_id"])
+        client = plain(v.get("client") or "")
         platform = rules.PLATFORM_LABELS.get(v["platform"], v["platform"])
         link = f"{base_url}/contracts/{v['platform']}/{v['contract_id']}"
         events = []
         if v.get("eligible_at") and v["state"] not in ("requested", "overdue"):
             events.append(("eligible", v["eligible_at"], f"申請可能: {name}",
-                           f"{platform}「{name}」（{v.get('client') or ''}）: クライアントの沈黙が7日になり、"
+                           f"{platform}「{name}」（{client}）: クライアントの沈黙が7日になり、"
                            "連絡催促を申請できる日です。"))
         if v.get("deadline_at"):
             events.append(("deadline", v["deadline_at"], f"連絡期限: {name}",
-                           f"{platform}「{name}」（{v.get('client') or ''}）: 連絡催促申請の連絡期限です。"))
+                           f"{platform}「{name}」（{client}）: 連絡催促申請の連絡期限です。"))
         for kind, when, summary, description in events:
             start = parse_instant(when)
             lines += [

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from collector.timeutil import parse_instant
-from server.paths import default_db_path
+from server.paths import default_db_path, secure_db
 
 
 def db_option(fn):
@@ -27,9 +27,11 @@ def resolve_db(db_path: Path | None) -> Path:
 
 
 def open_store(db_path: Path | None):
+    """The store at ``--db`` (or the default), its files made private first
+    (0600, and 0700 for the data directory: ``server.paths.secure_db``)."""
     from server.store import Store
 
-    return Store(resolve_db(db_path))
+    return Store(secure_db(resolve_db(db_path)))
 
 
 class InstantType(click.ParamType):

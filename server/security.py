@@ -2,11 +2,13 @@
 
 The server listens on the loopback interface, but that alone is not enough:
 any web page the user opens can make the browser send requests to
-``127.0.0.1``, and a DNS-rebinding page can even make them look same-origin.
-So every request goes through four checks, in this order:
+``127.0.0.1``, a DNS-rebinding page can even make them look same-origin, and
+cookies are scoped by host, not port, so every other app on ``127.0.0.1``
+receives ours.  So every request goes through these checks, in this order:
 
 1. **Host**: only ``127.0.0.1``, ``localhost`` and ``[::1]`` (with the server's
-   port) are answered, whatever interface the server is bound to; anything
+   port) are answered, whatever interface the server is bound to (plus the
+   bound address itself when ``serve --expose-to-network`` names one); anything
    else gets 421.
 2. **Cross-site refusal**: on every state-changing request (POST, PUT, PATCH,
    DELETE) a browser's ``Sec-Fetch-Site: cross-site`` / ``same-site`` or an
@@ -15,9 +17,17 @@ So every request goes through four checks, in this order:
 3. **Token**: every ``/api/`` route except ``/api/health`` needs
    ``Authorization: Bearer <token>``; the token is made on first start, kept in
    the data directory with mode 0600 and shown by ``ghostwatch token``.
-4. **Session cookie** (the web view, as Jupyter does it): a visit to any page
-   with ``?token=…`` sets an HttpOnly, SameSite=Strict cookie and redirects to
-   the same page without the token; without token or cookie a page answers 401.
+4. **Session** (the web view, as Jupyter does it): a visit to any page with
+   ``?token=…`` starts a random server-side session (``Sessions``: an expiry,
+   revoked by ``POST /logout`` and by ``token --reset``) in an HttpOnly,
+   SameSite=Strict cookie and redirects to the same page without the token.
+   The cookie is never a function of the token, and no answer to a cookie ever
+   holds the API token: the redirect carries it in the URL's fragment (never
+   sent to a server), where ``static/session.js`` moves it to this origin's
+   ``localStorage`` (scoped by port, unlike cookies) for the pairing page.
+5. **Calendar**: ``/calendar.ics`` takes its own read-only token
+   (``?token=<calendar token>``, ``ghostwatch token --calendar [--reset]``),
+   never the API token.
 
 No CORS header is ever sent, so no web origin can read an answer.
 """
@@ -26,21 +36,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
+import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, current_app
+from flask import Request, current_app
+
+from server.paths import make_private, write_private
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 EXTENSION_SCHEMES = ("chrome-extension", "moz-extension")
 COOKIE_NAME = "ghostwatch_session"
 CALENDAR_PATHS = ("/calendar.ics",)
+SESSION_SECONDS = 14 * 24 * 3600
+PAIR_FRAGMENT = "ghostwatch-pair"
 
 
-# --- the token ---------------------------------------------------------------
+# --- tokens ------------------------------------------------------------------
 
 
 def read_token(path: Path) -> str | None:
@@ -52,46 +69,107 @@ def read_token(path: Path) -> str | None:
 
 
 def ensure_token(path: Path) -> str:
-    """The pairing token in ``path``, made (mode 0600) if there is none yet."""
+    """The token in ``path`` (mode fixed to 0600 if looser), made if there is none yet."""
     token = read_token(path)
     if token:
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)
+        make_private(path)
         return token
     return write_token(path)
 
 
 def write_token(path: Path) -> str:
     """A new random token, written to ``path`` with mode 0600 (replacing any)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(token + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_private(path, token + "\n")
     return token
 
 
-def same_token(given: str | None, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+def same_token(given: str | None, expected: str | None) -> bool:
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
 
 
-def session_value(token: str) -> str:
-    """The cookie's value: derived from the token, so a new token ends old sessions."""
-    return hmac.new(token.encode("utf-8"), b"ghostwatch web session", hashlib.sha256).hexdigest()
+def calendar_token() -> str:
+    """The calendar feed's read-only token (``calendar_token`` in the data
+    directory), read on each use so ``token --calendar --reset`` takes effect at once."""
+    from server.paths import calendar_token_path
+
+    return ensure_token(calendar_token_path())
+
+
+# --- web sessions --------------------------------------------------------------
+
+
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
+
+
+class Sessions:
+    """Server-side web sessions: a random id in the cookie, its SHA-256 and expiry
+    here.  Kept in ``sessions.json`` (0600) when ``path`` is given, so a restart
+    keeps the user signed in; ``token --reset`` deletes that file."""
+
+    def __init__(self, path: Path | None = None, lifetime: float = SESSION_SECONDS):
+        self.path = path
+        self.lifetime = lifetime
+        self._lock = threading.Lock()
+        self._expiry: dict[str, float] = self._load()
+
+    def _load(self) -> dict[str, float]:
+        if self.path is None:
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError, UnicodeDecodeError):
+            return {}
+        make_private(self.path)
+        now = time.time()
+        if not isinstance(data, dict):
+            return {}
+        return {k: float(v) for k, v in data.items()
+                if isinstance(k, str) and isinstance(v, (int, float)) and v > now}
+
+    def _save(self) -> None:
+        if self.path is not None:
+            write_private(self.path, json.dumps(self._expiry))
+
+    def new(self) -> str:
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            now = time.time()
+            self._expiry = {k: v for k, v in self._expiry.items() if v > now}
+            self._expiry[_digest(session_id)] = now + self.lifetime
+            self._save()
+        return session_id
+
+    def valid(self, session_id: str | None) -> bool:
+        if not session_id:
+            return False
+        with self._lock:
+            expiry = self._expiry.get(_digest(session_id))
+        return expiry is not None and expiry > time.time()
+
+    def revoke(self, session_id: str | None) -> None:
+        if not session_id:
+            return
+        with self._lock:
+            if self._expiry.pop(_digest(session_id), None) is not None:
+                self._save()
+
+
+def forget_sessions(path: Path) -> None:
+    """End every web session (``token --reset``)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 # --- the checks --------------------------------------------------------------
 
 
-def _port(app: Flask) -> int | None:
-    return app.config.get("GHOSTWATCH_PORT")
-
-
-def host_allowed(host: str, port: int | None) -> bool:
-    """``host`` is a Host header: a loopback name, with our port when we know it."""
+def _split_host(host: str) -> tuple[str, str | None]:
     host = host.strip().lower()
     if host.startswith("["):
         name, _, rest = host.partition("]")
@@ -99,8 +177,14 @@ def host_allowed(host: str, port: int | None) -> bool:
         given_port = rest[1:] if rest.startswith(":") else None
     else:
         name, _, given_port = host.partition(":")
-        given_port = given_port or None
-    if name not in LOOPBACK_NAMES:
+    return name, given_port or None
+
+
+def host_allowed(host: str, port: int | None, extra_names: tuple[str, ...] = ()) -> bool:
+    """``host`` is a Host header: a loopback name (or one of ``extra_names``, IP
+    literals of an exposed bind), with our port when we know it."""
+    name, given_port = _split_host(host)
+    if name not in LOOPBACK_NAMES and name not in extra_names:
         return False
     if port is None or given_port is None:
         # Without a port the client used the scheme's default, which is not ours
@@ -109,30 +193,34 @@ def host_allowed(host: str, port: int | None) -> bool:
     return given_port == str(port)
 
 
-def own_origins(port: int | None) -> set[str]:
+def own_origins(port: int | None, extra_names: tuple[str, ...] = ()) -> set[str]:
     suffix = f":{port}" if port else ""
-    return {f"http://{name}{suffix}" for name in LOOPBACK_NAMES}
+    return {f"http://{name}{suffix}" for name in (*LOOPBACK_NAMES, *extra_names)}
 
 
-def origin_trusted(origin: str, port: int | None) -> bool:
-    if origin in own_origins(port):
+def origin_trusted(origin: str, port: int | None, extra_names: tuple[str, ...] = ()) -> bool:
+    if origin in own_origins(port, extra_names):
         return True
-    scheme = urlsplit(origin).scheme
+    try:
+        scheme = urlsplit(origin).scheme
+    except ValueError:
+        return False
     return scheme in EXTENSION_SCHEMES
 
 
-def cross_site_refusal(req: Request, port: int | None) -> str | None:
+def cross_site_refusal(req: Request, port: int | None, extra_names: tuple[str, ...] = ()) -> str | None:
     """Why a state-changing browser request is refused, or None to let it pass."""
     if req.method not in STATE_CHANGING:
         return None
     origin = req.headers.get("Origin")
     if origin is not None:
-        if origin_trusted(origin, port):
+        if origin_trusted(origin, port, extra_names):
             return None
-        return f"別のサイト（Origin: {origin[:100]}）からの書き込みは受け付けません。"
+        shown = origin[:100].encode("ascii", "backslashreplace").decode("ascii")
+        return f"別のサイト（Origin: {shown}）からの書き込みは受け付けません。"
     fetch_site = (req.headers.get("Sec-Fetch-Site") or "").lower()
     if fetch_site in ("cross-site", "same-site"):
-        return f"別のサイトからの書き込みは受け付けません（Sec-Fetch-Site: {fetch_site}）。"
+        return f"別のサイトからの書き込みは受け付けません（Sec-Fetch-Site: {fetch_site[:20]}）。"
     return None
 
 
@@ -148,24 +236,40 @@ def api_authorised(req: Request) -> bool:
     return same_token(bearer_token(req), current_app.config["GHOSTWATCH_TOKEN"])
 
 
+def sessions() -> Sessions:
+    return current_app.config["GHOSTWATCH_SESSIONS"]
+
+
 def cookie_authorised(req: Request) -> bool:
-    value = req.cookies.get(COOKIE_NAME)
-    return bool(value) and hmac.compare_digest(value, session_value(current_app.config["GHOSTWATCH_TOKEN"]))
+    return sessions().valid(req.cookies.get(COOKIE_NAME))
 
 
 def query_token_valid(req: Request) -> bool:
     return same_token(req.args.get("token"), current_app.config["GHOSTWATCH_TOKEN"])
 
 
+def calendar_token_valid(req: Request) -> bool:
+    return same_token(req.args.get("token"), calendar_token())
+
+
 def set_session_cookie(response) -> None:
+    """Start a new session and give the browser its cookie."""
+    store = sessions()
     response.set_cookie(
         COOKIE_NAME,
-        session_value(current_app.config["GHOSTWATCH_TOKEN"]),
+        store.new(),
+        max_age=int(store.lifetime),
         httponly=True,
         samesite="Strict",
         secure=False,  # plain HTTP on the loopback interface
         path="/",
     )
+
+
+def end_session(req: Request, response) -> None:
+    """``POST /logout``: the session is revoked on the server, the cookie deleted."""
+    sessions().revoke(req.cookies.get(COOKIE_NAME))
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Strict")
 
 
 # --- headers on every answer ---------------------------------------------------

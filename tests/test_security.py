@@ -12,17 +12,22 @@ import stat
 
 import pytest
 
-from serverkit import no_redirect, post_corpus, snapshot_body
+from conftest import start_server, stop_server
+from serverkit import CORPUS, no_redirect, post_corpus, snapshot_body
+
+# The contract of lancers/thread_silent_fixed, as its corpus metadata says.
+CONTRACT = json.loads((CORPUS / "lancers" / "thread_silent_fixed.json").read_text(encoding="utf-8"))[
+    "expected"]["contract_id"]
 
 API_ROUTES = [
     ("GET", "/api/summary"),
     ("GET", "/api/contracts"),
-    ("GET", "/api/contracts/lancers/5198842"),
+    ("GET", f"/api/contracts/lancers/{CONTRACT}"),
     ("POST", "/api/snapshots"),
-    ("POST", "/api/contracts/lancers/5198842/steps"),
-    ("DELETE", "/api/contracts/lancers/5198842/steps/1"),
+    ("POST", f"/api/contracts/lancers/{CONTRACT}/steps"),
+    ("DELETE", f"/api/contracts/lancers/{CONTRACT}/steps/1"),
 ]
-PAGES = ["/", "/contracts/lancers/5198842", "/contracts/lancers/5198842/evidence", "/pair", "/calendar.ics"]
+PAGES = ["/", f"/contracts/lancers/{CONTRACT}", f"/contracts/lancers/{CONTRACT}/evidence", "/pair", "/calendar.ics"]
 
 
 def test_the_token_is_made_on_first_start_readable_by_the_user_only(live_server, ghostwatch):
@@ -46,7 +51,7 @@ def test_a_foreign_host_name_is_not_answered(live_server, host, path):
     status, headers, body = live_server.request("GET", path, headers={"Host": host.format(port=live_server.port)})
     assert status == 421
     assert "Access-Control-Allow-Origin" not in headers
-    assert b"5198842" not in body
+    assert CONTRACT.encode() not in body
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "[::1]:{port}", "LOCALHOST:{port}"])
@@ -65,8 +70,8 @@ def test_the_api_needs_the_token(live_server, method, path, authorization):
     assert status == 401
     answer = json.loads(raw)
     assert answer["error"] == "unauthorized" and "ghostwatch token" in answer["message"]
-    assert "5198842" not in raw.decode()
-    _, steps = live_server.json("GET", "/api/contracts/lancers/5198842")
+    assert CONTRACT not in raw.decode()
+    _, steps = live_server.json("GET", f"/api/contracts/lancers/{CONTRACT}")
     assert steps["recorded_steps"] == []
 
 
@@ -111,7 +116,7 @@ def test_the_web_views_forms_need_the_cookie_and_the_same_origin(live_server):
     cookie = web_cookie(live_server)
     form = b"step=request_filed&done_at=2026-11-21T10%3A00&note="
     form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    path = "/contracts/lancers/5198842/steps"
+    path = f"/contracts/lancers/{CONTRACT}/steps"
     # A form on another site, even if the browser sent the cookie along:
     for foreign in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
         status, _, body = live_server.request("POST", path, form, token=False,
@@ -122,14 +127,14 @@ def test_the_web_views_forms_need_the_cookie_and_the_same_origin(live_server):
     status, _, _ = live_server.request("POST", path, form, token=False, headers={
         **form_headers, "Origin": f"http://127.0.0.1:{live_server.port}", "Sec-Fetch-Site": "same-origin"})
     assert status == 401
-    _, steps = live_server.json("GET", "/api/contracts/lancers/5198842")
+    _, steps = live_server.json("GET", f"/api/contracts/lancers/{CONTRACT}")
     assert steps["recorded_steps"] == []
     # Both: recorded.
     status, headers, _ = no_redirect(live_server, "POST", path, form, headers={
         **form_headers, "Origin": f"http://127.0.0.1:{live_server.port}", "Sec-Fetch-Site": "same-origin",
         "Cookie": cookie})
     assert status == 303
-    _, steps = live_server.json("GET", "/api/contracts/lancers/5198842")
+    _, steps = live_server.json("GET", f"/api/contracts/lancers/{CONTRACT}")
     assert [s["step"] for s in steps["recorded_steps"]] == ["request_filed"]
 
 
@@ -191,7 +196,15 @@ def test_bad_values_are_refused_saying_what_is_wrong_and_nothing_is_stored(live_
     assert listed["contracts"] == []
 
 
-def test_snapshot_bodies_and_the_token_never_reach_the_log(live_server):
+def test_snapshot_bodies_and_the_token_never_reach_the_log(home):
+    live_server = start_server(home, serve_args=["--verbose"])  # a line per request
+    try:
+        check_log(live_server)
+    finally:
+        stop_server(live_server)
+
+
+def check_log(live_server):
     marker = "GHOSTWATCH-LOG-MARKER-7f3a9c"
     body = snapshot_body("lancers/thread_silent_fixed.html")
     body["html"] = body["html"].replace("</body>", f"<p>{marker}</p></body>")
@@ -222,7 +235,8 @@ def test_a_visit_with_the_token_sets_a_strict_http_only_cookie_and_drops_the_tok
     status, headers, _ = no_redirect(
         live_server, "GET", f"/contracts/lancers/1?at=2026-11-21T09%3A00&token={live_server.token}")
     assert status == 303
-    assert headers["Location"] == "/contracts/lancers/1?at=2026-11-21T09%3A00"
+    # The token goes on in the fragment only (never sent to a server), for this origin's page script.
+    assert headers["Location"] == f"/contracts/lancers/1?at=2026-11-21T09%3A00#ghostwatch-pair={live_server.token}"
     cookie = headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert live_server.token not in cookie
@@ -238,11 +252,12 @@ def test_a_wrong_token_or_cookie_gets_401(live_server):
     assert status == 401
 
 
-def test_the_calendar_takes_the_token_as_a_query_parameter(live_server):
+def test_the_calendar_takes_its_own_token_as_a_query_parameter(live_server, ghostwatch):
     post_corpus(live_server, "lancers/thread_silent_fixed.html")
     status, _, _ = live_server.request("GET", "/calendar.ics?token=wrong", token=False)
     assert status == 401
-    status, headers, raw = live_server.request("GET", f"/calendar.ics?token={live_server.token}", token=False)
+    calendar = ghostwatch("token", "--calendar").stdout.strip()
+    status, headers, raw = live_server.request("GET", f"/calendar.ics?token={calendar}", token=False)
     assert status == 200
     assert headers["Content-Type"].startswith("text/calendar")
     assert raw.startswith(b"BEGIN:VCALENDAR")
