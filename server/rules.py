@@ -30,6 +30,7 @@ NUDGE_DAYS = 3
 ELIGIBLE_DAYS = 7
 LANCERS_DEADLINE_DAYS = 7
 KENSHU_DAYS = 7
+STALE_AFTER = DAY  # a capture this old no longer proves the silence up to now
 
 CLOSED_STATUSES = ("completed", "cancelled")
 
@@ -105,12 +106,13 @@ def whole_days(since: datetime, at: datetime) -> int:
     return max(0, (at - since) // DAY)
 
 
-def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -> dict:
+def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime, *, proven_only: bool = True) -> dict:
     """The verdict on one contract at instant ``at``.
 
     ``contract`` is a row of the ``contracts`` table, ``stats`` the contract's
     ``{"last_client_at", "first_at", "count"}`` over every stored message,
-    ``steps`` what the user recorded.
+    ``steps`` what the user recorded.  With ``proven_only`` (the default), a
+    latest capture a day old or more gives the state it proved (see ``_stale``).
     """
     platform = contract["platform"]
     stats = stats or {}
@@ -173,6 +175,8 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -
         "source": contract.get("source"),
         "fact_sources": _fact_sources(contract),
         "steps": {k: iso(v) for k, v in step_times.items()},
+        "stale": False,
+        "capture_age_days": whole_days(_instant(contract["last_read_at"]), at) if contract.get("last_read_at") else None,
     }
     reasons = verdict["reasons"]
 
@@ -206,9 +210,13 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -
         return verdict
 
     captured = _instant(contract.get("last_read_at"))
-    if captured is not None and at - captured >= DAY:
-        reason(f"最新のページは {_date(captured)} に取得したものです（{whole_days(captured, at)}日前）。"
-               "その後の返信は、ページを開き直すまで反映されません", None)
+    if proven_only and captured is not None and at - captured >= STALE_AFTER:
+        then = judge(contract, stats, steps, captured, proven_only=False)
+        if then["state"] == "requested" and deadline is not None and at >= deadline:
+            # A deadline passes whatever the pages show: say so, and that the page is old.
+            return _stale(judge(contract, stats, steps, at, proven_only=False), captured, at, silent_since,
+                          keep_action=True)
+        return _stale(then, captured, at, silent_since)
 
     if silent_since is None:
         reason("メッセージが 1 件も読めていないため、沈黙の日数はわかりません", None)
@@ -230,6 +238,35 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime) -
         _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, requested, step_times, at, reason)
     else:
         _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, step_times, at, reason)
+    return verdict
+
+
+def _stale(verdict: dict, captured: datetime, at: datetime, silent_since: datetime | None,
+           keep_action: bool = False) -> dict:
+    """A verdict whose latest readable capture is a day old or more: silence is
+    proven only up to that capture, so the state is the one the capture proves
+    (never one reached by time no page has seen), and the next action is to
+    read the page again."""
+    age = whole_days(captured, at)
+    then = verdict["next_action"] or {}
+    verdict.update(
+        stale=True,
+        capture_age_days=age,
+        silent_days=whole_days(silent_since, at) if silent_since else None,
+    )
+    verdict["reasons"].insert(0, {
+        "text": f"最新のページは {_date(captured)} に取得したものです（{age}日前）。沈黙が確かめられているのはその時点までで、"
+                "その後の返信はページを開き直すまで反映されません",
+        "met": None,
+    })
+    if keep_action:
+        return verdict
+    verdict["next_action"] = {
+        "kind": "reread",
+        "text": f"最新のページは{age}日前のものです。いまの状態を確かめるため、メッセージページを開き直して取り込んでください"
+                f"（{_date(captured)} 時点の判断: {then.get('text', '')}）",
+        "date": None,
+    }
     return verdict
 
 

@@ -120,6 +120,8 @@ def test_a_deadline_shown_on_the_page_makes_it_overdue_once_passed(store):
     assert service.verdict(store, "lancers", "7", parse_instant("2026-11-25T17:59:00+09:00"))["state"] == "requested"
     v = service.verdict(store, "lancers", "7", parse_instant("2026-11-25T18:00:00+09:00"))
     assert v["state"] == "overdue" and v["deadline_at"] == "2026-11-25T18:00:00+09:00"
+    # The page is 4 days old by then: the deadline passes anyway, and the verdict says the page is old.
+    assert v["stale"] is True and v["next_action"]["kind"] == "check_support"
 
 
 def test_crowdworks_delivered_work_never_suggests_the_refunding_exit(store):
@@ -147,13 +149,25 @@ def test_an_unrecognised_layout_is_unreadable_and_says_so(store):
     assert any("最新ではありません" in r["text"] for r in v["reasons"])
 
 
-def test_a_lancers_page_read_before_the_seventh_day_asks_to_be_reopened(store):
+def test_a_page_a_day_old_proves_its_state_only_and_asks_to_be_read_again(store):
     messages = [("client", "2026-11-15T10:00:00+09:00", "お願いします")]
     lancers_capture("8", messages, job_id="8").ingest(store, CAPTURED)  # 6 days of silence then
+    fresh = service.verdict(store, "lancers", "8", CAPTURED + timedelta(hours=23))
+    assert (fresh["state"], fresh["stale"]) == ("nudge", False)
     v = service.verdict(store, "lancers", "8", CAPTURED + timedelta(days=2))
-    assert v["state"] == "not_eligible" and v["silent_days"] == 8
-    assert "開き直す" in v["next_action"]["text"]
+    # Not "not_eligible": no page has shown whether the button is there on day 8.
+    assert v["state"] == "nudge" and v["stale"] is True and v["capture_age_days"] == 2
+    assert v["silent_days"] == 8
+    assert v["next_action"]["kind"] == "reread" and "開き直して" in v["next_action"]["text"]
     assert any("2日前" in r["text"] for r in v["reasons"])
+
+
+def test_a_lancers_page_read_before_the_seventh_day_the_same_day_asks_to_be_reopened(store):
+    messages = [("client", "2026-11-14T14:00:00+09:00", "お願いします")]
+    lancers_capture("15", messages, job_id="15").ingest(store, CAPTURED)  # 6 days 20 hours then
+    v = service.verdict(store, "lancers", "15", CAPTURED + timedelta(hours=6))
+    assert v["state"] == "not_eligible" and v["silent_days"] == 7 and not v["stale"]
+    assert "開き直す" in v["next_action"]["text"]
 
 
 def test_a_step_recorded_before_the_client_last_wrote_no_longer_counts(store):
