@@ -14,12 +14,17 @@ data directory, which ``GHOSTWATCH_HOME`` moves.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import click
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
 
-from collector.capture import parse_responses
+from collector.capture import Capture, parse_responses
 from collector.pages import NotAPage, UnsupportedURL, read_page
 from collector.timeutil import iso, now
 from server import __version__, rules, serve_cmd, collect_cmd, service
@@ -57,9 +62,8 @@ def cli():
     """
 
 
-page_options = [
-    click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
-    click.option("--url", required=True, help="The URL the page was saved from."),
+capture_options = [
+    click.option("--url", default=None, help="The URL the page was saved from (for an HTML file)."),
     click.option(
         "--captured-at",
         type=INSTANT,
@@ -77,8 +81,8 @@ page_options = [
 ]
 
 
-def with_page_options(fn):
-    for option in reversed(page_options):
+def with_capture_options(fn):
+    for option in reversed(capture_options):
         fn = option(fn)
     return fn
 
@@ -95,44 +99,93 @@ def read_responses(path: Path | None) -> list:
         raise BadInput(f"--responses のファイルが読めません: {path}: {err}") from None
 
 
-@cli.command()
-@with_page_options
-def parse(file, url, captured_at, responses_file):
-    """Read a saved page (and its captured responses) and print what it says,
-    as JSON (stores nothing)."""
-    raw = read_file(file)
-    responses = read_responses(responses_file)
+def load_capture(path: Path, url: str | None, captured_at, responses_file: Path | None) -> Capture:
+    """A capture from a file: a capture JSON ``{url, captured_at, html,
+    responses}`` (what the extension and the collector send), or a saved HTML
+    page with ``--url`` (and ``--captured-at``, ``--responses``)."""
+    raw = read_file(path)
+    data = _json_object(raw)
+    if data is not None and "html" in data:
+        if url or captured_at or responses_file:
+            raise BadInput(f"{path} はキャプチャの JSON です。--url / --captured-at / --responses は指定できません")
+        try:
+            return Capture.from_json(data)
+        except ValueError as err:
+            raise BadInput(f"キャプチャの JSON として読めません: {path}: {err}") from None
+    if not url:
+        raise BadInput(f"{path}: HTML ファイルには --url を指定してください（キャプチャの JSON なら不要です）")
     try:
-        reading = read_page(raw, url, captured_at or now(), responses)
+        html = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        html = raw  # read_page says why it is not a page
+    return Capture(url=url, captured_at=captured_at or now(), html=html, responses=read_responses(responses_file))
+
+
+def _json_object(raw: bytes) -> dict | None:
+    if raw.lstrip()[:1] not in (b"{", b"\xef"):
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_capture_options
+def parse(file, url, captured_at, responses_file):
+    """Read a saved capture and print what it says, as JSON (stores nothing).
+
+    FILE is a capture JSON, or a saved HTML page with --url (and its responses
+    with --responses)."""
+    capture = load_capture(file, url, captured_at, responses_file)
+    try:
+        reading = read_page(capture.html, capture.url, capture.captured_at, capture.responses)
     except (UnsupportedURL, NotAPage) as err:
-        raise BadInput(str(err)) from err
+        raise BadInput(f"{file}: {err}") from err
     dump(reading.to_json())
 
 
-@cli.command()
-@with_page_options
-@click.option("--at", type=INSTANT, default=None, help="Judge at this instant (default: now).")
-@db_option
-def ingest(file, url, captured_at, responses_file, at, db_path):
-    """Store a saved page (and its captured responses), read it, and print the
-    contract's verdict as JSON."""
-    raw = read_file(file)
-    responses = read_responses(responses_file)
-    with open_store(db_path) as store:
-        try:
-            answer = service.ingest(store, url, raw, captured_at or now(), source="cli", at=at,
-                                    responses=responses)
-        except (UnsupportedURL, NotAPage) as err:
-            raise BadInput(f"{err}（データベースには何も書き込んでいません）") from err
+def ingest_output(answer: dict) -> dict:
+    """What ``ingest`` prints for one capture."""
     if answer["page"] == "contract_list" and not answer["unreadable"]:
-        dump({"page": "contract_list", "platform": answer["platform"], "contracts": answer["contracts"]})
-    elif answer["verdict"] is not None:
+        return {"page": "contract_list", "platform": answer["platform"], "contracts": answer["contracts"]}
+    if answer["verdict"] is not None:
         verdict = dict(answer["verdict"])
         if answer["unreadable"]:  # this capture's own reading, whatever the contract's latest
             verdict.update(unreadable=True, reason=answer["reason"])
-        dump(verdict)
-    else:
-        dump({key: answer[key] for key in ("platform", "page", "thread_id", "contract_id", "unreadable", "reason")})
+        return verdict
+    return {key: answer[key] for key in ("platform", "page", "thread_id", "contract_id", "unreadable", "reason")}
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_capture_options
+@click.option("--at", type=INSTANT, default=None, help="Judge at this instant (default: now).")
+@db_option
+def ingest(files, url, captured_at, responses_file, at, db_path):
+    """Store saved captures, read them, and print each contract's verdict as JSON.
+
+    Each FILE is a capture JSON; or one saved HTML page with --url (and its
+    responses with --responses).  Every file is checked before anything is
+    stored: one bad file and nothing is written.  With several files, a JSON
+    list is printed, one answer per file."""
+    if url and len(files) > 1:
+        raise BadInput("--url は HTML ファイル 1 つのときだけ指定できます（複数ならキャプチャの JSON を渡してください）")
+    captures = [load_capture(path, url, captured_at, responses_file) for path in files]
+    for path, capture in zip(files, captures):  # refuse bad input before anything is written
+        try:
+            read_page(capture.html, capture.url, capture.captured_at, capture.responses)
+        except (UnsupportedURL, NotAPage) as err:
+            raise BadInput(f"{path}: {err}（データベースには何も書き込んでいません）") from err
+    answers = []
+    with open_store(db_path) as store:
+        for capture in captures:
+            answers.append(ingest_output(service.ingest(
+                store, capture.url, capture.html, capture.captured_at, source="cli", at=at,
+                responses=capture.responses)))
+    dump(answers[0] if len(answers) == 1 else answers)
 
 
 STATE_STYLES = {
@@ -149,45 +202,86 @@ STATE_STYLES = {
 }
 
 
-@cli.command()
+PLATFORM_SHORT = {"lancers": "L", "crowdworks": "CW"}
+TABLE_HEADERS = ("状態", "日数", "契約", "仕事", "次の対応")
+TABLE_WIDTH = 80  # the table fits a standard terminal; wider terminals get longer titles
+
+# ``ghostwatch status`` exit codes, for cron or Task Scheduler jobs that alert.
+EXIT_NOTHING_TO_DO = 0
+EXIT_ATTENTION = 3  # a reminder is due, a page must be checked or re-read (nudge, unconfirmed, unreadable)
+EXIT_ESCALATE = 4  # a request can be filed now, or a filed request's deadline passed (eligible, overdue)
+
+
+def status_exit_code(verdicts: list[dict]) -> int:
+    states = {v["state"] for v in verdicts}
+    if states & {"eligible", "overdue"}:
+        return EXIT_ESCALATE
+    if states & set(rules.NEEDS_ACTION):
+        return EXIT_ATTENTION
+    return EXIT_NOTHING_TO_DO
+
+
+def _short_date(value: str | None) -> str:
+    return f"{int(value[5:7])}/{int(value[8:10])}" if value else ""
+
+
+@cli.command(epilog="""\b
+終了コード / exit codes:
+  0  対応が必要な契約はありません (nothing needs action)
+  3  催促・確認・再取得が必要な契約があります (nudge, unconfirmed, unreadable)
+  4  連絡催促申請ができる、または期限を過ぎた契約があります (eligible, overdue)
+  2  入力の誤り (bad input)""")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of verdicts.")
 @click.option("--at", type=INSTANT, default=None, help="Judge at this instant (default: now).")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed contracts in the table.")
 @db_option
 def status(as_json, at, include_closed, db_path):
-    """Every contract, most urgent first: silence, state and the next action."""
+    """Every contract, most urgent first: silence, state and the next action.
+
+    Exits non-zero when something needs action (see the codes below), so that a
+    scheduled job can alert."""
     with open_store(db_path) as store:
         verdicts = service.status(store, at)
+    code = status_exit_code(verdicts)
     if as_json:
         dump(verdicts)
-        return
-    from rich.console import Console
-    from rich.table import Table
-
+        sys.exit(code)
     shown = [v for v in verdicts if include_closed or v["state"] != "closed"]
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    width = max(TABLE_WIDTH, shutil.get_terminal_size((TABLE_WIDTH, 24)).columns) if sys.stdout.isatty() else TABLE_WIDTH
+    console = Console(width=width)
     if not shown:
         console.print(
             "契約はまだありません。拡張機能でメッセージページを開くか、"
             "`ghostwatch collect --platform lancers` を実行してください。"
         )
-        return
-    table = Table(title=f"ghostwatch — {iso(at or now())[:16].replace('T', ' ')} 時点")
-    for name in ("状態", "沈黙", "サービス", "仕事", "クライアント", "次の対応"):
-        table.add_column(name, overflow="fold")
+        sys.exit(code)
+    table = Table(title=f"ghostwatch — {iso(at or now())[:16].replace('T', ' ')} 時点", box=box.SIMPLE_HEAD,
+                  pad_edge=False, show_edge=False)
+    rows = []
     for v in shown:
         days = "—" if v["silent_days"] is None else f"{v['silent_days']}{'+' if v['silence_is_lower_bound'] else ''}日"
         action = v["next_action"] or {}
-        date = action.get("date")
-        table.add_row(
-            f"[{STATE_STYLES.get(v['state'], '')}]{rules.STATE_LABELS.get(v['state'], v['state'])}[/]",
+        date = _short_date(action.get("date"))
+        rows.append((
+            rules.STATE_LABELS.get(v["state"], v["state"]),
             days,
-            rules.PLATFORM_LABELS.get(v["platform"], v["platform"]),
-            v["title"] or v["contract_id"],
-            v["client"] or "",
-            rules.ACTION_LABELS.get(action.get("kind"), "") + (f"（{date[:10]}）" if date else ""),
-        )
+            f"{PLATFORM_SHORT.get(v['platform'], v['platform'])}:{v['contract_id']}",
+            v["title"] or "（不明）",
+            rules.ACTION_LABELS.get(action.get("kind"), "") + (f" {date}" if date else ""),
+            v["state"],
+        ))
+    # Every column but the title as wide as its widest cell; the title takes what is left.
+    widths = [max([cell_len(TABLE_HEADERS[i])] + [cell_len(row[i]) for row in rows]) for i in range(len(TABLE_HEADERS))]
+    title = TABLE_HEADERS.index("仕事")
+    padding = 3 * (len(TABLE_HEADERS) - 1)  # between two columns: a space, the rule, a space
+    widths[title] = max(8, min(widths[title], width - padding - sum(w for i, w in enumerate(widths) if i != title)))
+    for name, column_width in zip(TABLE_HEADERS, widths):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", width=column_width,
+                         justify="right" if name == "日数" else "left")
+    for state_label, days, contract, title, action, state in rows:
+        table.add_row(f"[{STATE_STYLES.get(state, '')}]{state_label}[/]", days, contract, title, action)
     console.print(table)
+    sys.exit(code)
 
 
 @cli.command()

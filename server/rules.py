@@ -70,7 +70,7 @@ ACTION_LABELS = {
     "wait": "待つ",
     "ask_support": "サポートに相談",
     "reread": "ページを再取得",
-    "check_page": "ページで申請可否を確認",
+    "check_page": "申請ボタンを確認",
     "open": "ページを開く",
     "none": "なし",
 }

@@ -54,7 +54,7 @@ def test_html_that_is_not_a_page(ghostwatch, tmp_path, home, body):
     assert "HTML ではありません" in run.stderr
     assert "何も書き込んでいません" in run.stderr
     db = home / "ghostwatch.db"
-    assert sqlite3.connect(db).execute("select count(*) from snapshots").fetchone() == (0,)
+    assert not db.exists() or sqlite3.connect(db).execute("select count(*) from snapshots").fetchone() == (0,)
 
 
 def test_invalid_captured_at(ghostwatch):
@@ -94,8 +94,64 @@ def test_responses_file_of_the_wrong_shape_is_refused(ghostwatch, tmp_path, home
 def test_status_table_is_human_readable(ghostwatch):
     ghostwatch("ingest", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-11-20T21:40:00+09:00", *RESPONSES)
     run = ghostwatch("status", "--at", "2026-11-21T09:00:00+09:00")
-    assert run.returncode == 0
-    assert "申請できます" in run.stdout and SILENT_PAGE.expected["client"] in run.stdout
+    assert run.returncode == 4  # a request can be filed
+    assert "申請できます" in run.stdout and SILENT_PAGE.expected["title"][:6] in run.stdout
+    assert f"L:{JOB}" in run.stdout
+
+
+def test_status_table_fits_80_columns_with_every_contract_id(ghostwatch):
+    from rich.cells import cell_len
+
+    from corpus import pages
+
+    for p in pages():
+        assert ghostwatch("ingest", *p.args()).returncode == 0
+    run = ghostwatch("status", "--at", "2026-11-21T12:00:00+09:00")
+    lines = run.stdout.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    verdicts = ghostwatch("status", "--json", "--at", "2026-11-21T12:00:00+09:00").json()
+    for v in verdicts:
+        if v["state"] != "closed":
+            short = "L" if v["platform"] == "lancers" else "CW"
+            assert f"{short}:{v['contract_id']}" in run.stdout
+
+
+@pytest.mark.parametrize(("pages_", "code"), [
+    ([], 0),
+    (["lancers/thread_recent"], 0),  # ok: nothing to do
+    (["crowdworks/contract_collapsed"], 3),  # a reminder is due
+    (["lancers/thread_no_panel"], 3),  # 要確認
+    (["lancers/thread_recent", "lancers/thread_silent_fixed"], 4),  # a request can be filed
+])
+def test_status_exit_codes_say_whether_something_needs_action(ghostwatch, pages_, code):
+    for name in pages_:
+        assert ghostwatch("ingest", *page(name).args()).returncode == 0
+    at = "2026-11-21T14:05:00+09:00"
+    assert ghostwatch("status", "--at", at).returncode == code
+    assert ghostwatch("status", "--json", "--at", at).returncode == code
+
+
+def test_ingest_takes_several_capture_files_and_refuses_all_for_one_bad(ghostwatch, tmp_path, home):
+    from corpus import pages
+
+    files = []
+    for n, p in enumerate(pages()[:4]):
+        capture = {"url": p.url, "captured_at": p.meta["captured_at"],
+                   "html": p.html.read_text(encoding="utf-8"), "responses": p.responses_list()}
+        files.append(tmp_path / f"capture{n}.json")
+        files[-1].write_text(json.dumps(capture, ensure_ascii=False), encoding="utf-8")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"url": "https://example.com/", "captured_at": "2026-11-21T09:00:00+09:00",
+                               "html": "<html></html>"}))
+    run = ghostwatch("ingest", *map(str, files), str(bad))
+    assert run.returncode == 2 and "bad.json" in run.stderr and "何も書き込んでいません" in run.stderr
+    db = home / "ghostwatch.db"
+    assert not db.exists() or sqlite3.connect(db).execute("select count(*) from snapshots").fetchone() == (0,)
+    run = ghostwatch("ingest", *map(str, files))
+    assert run.returncode == 0, run.stderr
+    answers = run.json()
+    assert len(answers) == 4
+    assert [a.get("contract_id") for a in answers] == [p.expected.get("contract_id") for p in pages()[:4]]
 
 
 def test_reparse_reports_what_it_read(ghostwatch):
