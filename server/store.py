@@ -149,8 +149,14 @@ def m002_captures(db: sqlite_utils.Database):
 REREAD_AFTER = ("m002_captures",)
 
 
-class IngestError(ValueError):
-    """Input the store refuses; nothing was written."""
+_MIGRATED: set[tuple] = set()
+
+
+def _file_key(path: Path) -> tuple:
+    """A database file, as this process has checked its migrations (a file
+    deleted and made again at the same path is checked again)."""
+    st = path.stat()
+    return str(path.resolve()), st.st_ino, st.st_dev
 
 
 @dataclass
@@ -178,14 +184,17 @@ class Store:
             self.db.enable_wal()
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
-        reread = False
-        if migrations.pending(self.db):
-            with self._write():  # two processes starting at once migrate once
+        key = _file_key(self.path)
+        if key not in _MIGRATED:  # once per process and database file, not on every request
+            reread = False
+            with self._write():  # inside the lock: two processes starting at once migrate once
                 pending = {m.name for m in migrations.pending(self.db)}
-                migrations.apply(self.db)
+                if pending:
+                    migrations.apply(self.db)
             reread = bool(pending & set(REREAD_AFTER)) and self.snapshot_count() > 0
-        if reread:
-            self.reparse()
+            if reread:
+                self.reparse()
+            _MIGRATED.add(_file_key(self.path))
 
     def close(self) -> None:
         self.db.conn.close()

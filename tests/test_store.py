@@ -191,6 +191,9 @@ def test_a_v1_database_is_migrated_and_reread_with_nothing_lost(tmp_path):
                  "('lancers', '7300001', 'reminder_sent', '2026-11-14T10:00:00+09:00', '', '2026-11-14T10:00:00+09:00')")
     conn.commit()
     conn.close()
+    from server import store as store_module
+
+    store_module._MIGRATED.clear()  # another process (an older ghostwatch) wrote the file
     with Store(path) as s:
         assert not migrations.pending(s.db)
         rows = {(r["platform"], r["contract_id"]): r for r in s.contracts()}
@@ -200,3 +203,16 @@ def test_a_v1_database_is_migrated_and_reread_with_nothing_lost(tmp_path):
         assert board["read_state"] == "unreadable" and "ボードの詳細" in board["unreadable_reason"]
         assert [st["step"] for st in s.steps("lancers", "board-7300001")] == ["reminder_sent"]
         assert s.snapshot_count() == 2
+
+
+def test_migrations_are_checked_once_per_process_and_file(tmp_path, monkeypatch):
+    from server.store import migrations
+
+    checks = []
+    real_pending = migrations.pending
+    monkeypatch.setattr(migrations, "pending", lambda db: checks.append(1) or real_pending(db))
+    for _ in range(3):
+        Store(tmp_path / "once.db").close()
+    assert len(checks) == 1
+    Store(tmp_path / "other.db").close()
+    assert len(checks) == 2
