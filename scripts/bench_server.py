@@ -5,8 +5,9 @@
 
 - ``POST /api/snapshots`` of the largest corpus page
   (``lancers/thread_long.html``): median and p95;
-- 4 concurrent clients posting corpus pages for ``--seconds`` (default 30 s):
-  requests per second, and errors (target: none);
+- 4 concurrent clients posting corpus pages for ``--seconds`` (default 30 s)
+  to the waitress server: requests per second, p50 / p95 of a post, and errors
+  (target: none);
 - the server's peak RSS (``VmHWM`` of ``/proc/<pid>/status``) after 1,000
   ingests (target: under 150 MB);
 - ``/`` rendered with 2,000 contracts (a generated database, as in
@@ -86,6 +87,17 @@ class Server:
         finally:
             conn.close()
 
+    def sign_in(self) -> str:
+        """A visit with ``?token=`` (303 + a session cookie): the ``Cookie`` value."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            conn.request("GET", f"/?token={self.token}")
+            resp = conn.getresponse()
+            resp.read()
+            return resp.getheader("Set-Cookie").split(";", 1)[0]
+        finally:
+            conn.close()
+
     def peak_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -102,19 +114,28 @@ class Server:
         self.log.close()
 
 
-def _corpus() -> list[tuple[str, str, str]]:
+def _responses(meta_path: Path) -> list:
+    path = meta_path.with_name(meta_path.stem + ".responses.json")
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+
+
+def _corpus() -> list[tuple[str, str, str, list]]:
+    """Every corpus capture: (url, html, captured_at, responses)."""
     pages = []
     for meta_path in sorted(CORPUS.glob("*/*.json")):
+        if meta_path.name.endswith(".responses.json"):
+            continue
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        pages.append((meta["url"], meta_path.with_suffix(".html").read_text(encoding="utf-8"), meta["captured_at"]))
+        pages.append((meta["url"], meta_path.with_suffix(".html").read_text(encoding="utf-8"), meta["captured_at"],
+                      _responses(meta_path)))
     return pages
 
 
-def _body(url: str, html: str, captured_at: str, salt: str) -> bytes:
+def _body(url: str, html: str, captured_at: str, salt: str, responses: list | None = None) -> bytes:
     # A comment makes every post a new snapshot (stored, not deduplicated), as
     # the extension sends a page again when new messages appear.
-    return json.dumps({"url": url, "html": html + f"<!-- bench {salt} -->", "captured_at": captured_at},
-                      ensure_ascii=False).encode("utf-8")
+    return json.dumps({"url": url, "html": html + f"<!-- bench {salt} -->", "captured_at": captured_at,
+                       "responses": responses or []}, ensure_ascii=False).encode("utf-8")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -128,7 +149,7 @@ def bench_largest(server: Server, repeat: int = 40) -> dict:
     html = LARGEST.read_text(encoding="utf-8")
     times = []
     for n in range(repeat):
-        body = _body(meta["url"], html, meta["captured_at"], f"largest {n}")
+        body = _body(meta["url"], html, meta["captured_at"], f"largest {n}", _responses(LARGEST.with_suffix(".json")))
         start = time.perf_counter()
         status, _ = server.request("POST", "/api/snapshots", body)
         times.append((time.perf_counter() - start) * 1000)
@@ -147,14 +168,18 @@ def bench_concurrent(server: Server, seconds: float, clients: int = 4) -> dict:
     pages = _corpus()
     counts = [0] * clients
     errors: list[str] = []
+    times: list[float] = []
     stop_at = time.monotonic() + seconds
 
     def client(k: int) -> None:
         n = 0
         while time.monotonic() < stop_at:
-            url, html, captured = pages[(n + k * 5) % len(pages)]
+            url, html, captured, responses = pages[(n + k * 5) % len(pages)]
+            body = _body(url, html, captured, f"c{k} {n}", responses)
+            start = time.perf_counter()
             try:
-                status, raw = server.request("POST", "/api/snapshots", _body(url, html, captured, f"c{k} {n}"))
+                status, raw = server.request("POST", "/api/snapshots", body)
+                times.append((time.perf_counter() - start) * 1000)
             except OSError as err:
                 errors.append(f"client {k}: {err}")
             else:
@@ -176,6 +201,8 @@ def bench_concurrent(server: Server, seconds: float, clients: int = 4) -> dict:
         "seconds": round(elapsed, 1),
         "requests": sum(counts),
         "requests_per_s": round(sum(counts) / elapsed, 1),
+        "p50_ms": round(_percentile(times, 0.50), 1) if times else None,
+        "p95_ms": round(_percentile(times, 0.95), 1) if times else None,
         "errors": len(errors),
         "first_errors": errors[:3],
     }
@@ -196,8 +223,8 @@ def bench_rss(server: Server, ingests: int = 1000) -> dict:
                     return
                 n = done
                 done += 1
-            url, html, captured = pages[n % len(pages)]
-            status, _ = server.request("POST", "/api/snapshots", _body(url, html, captured, f"rss {n}"))
+            url, html, captured, responses = pages[n % len(pages)]
+            status, _ = server.request("POST", "/api/snapshots", _body(url, html, captured, f"rss {n}", responses))
             if status != 200:
                 failures.append(status)
 
@@ -221,10 +248,7 @@ def bench_index(tmp: Path, contracts: int = 2000, messages: int = 200, repeat: i
     home.mkdir()
     server = Server(home, db=db)
     try:
-        status, _ = server.request("GET", f"/?token={server.token}", auth=False)  # 303 + cookie
-        from server.security import session_value
-
-        cookie = {"Cookie": f"ghostwatch_session={session_value(server.token)}"}
+        cookie = {"Cookie": server.sign_in()}
         times, size = [], 0
         for _ in range(repeat):
             start = time.perf_counter()
@@ -265,7 +289,7 @@ def run(json_mode: bool = False, seconds: float = 30.0) -> dict:
         print(f"POST /api/snapshots {p['page']} ({p['bytes']:,} bytes), {p['posts']} posts: "
               f"median {p['median_ms']} ms, p95 {p['p95_ms']} ms")
         print(f"{c['clients']} concurrent clients for {c['seconds']} s: {c['requests']} snapshots, "
-              f"{c['requests_per_s']}/s, errors: {c['errors']}")
+              f"{c['requests_per_s']}/s, p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms, errors: {c['errors']}")
         print(f"server peak RSS after {r['ingests']:,} more ingests: {r['peak_rss_mb']} MB "
               f"(target < {r['target_mb']} MB), errors: {r['errors']}")
         print(f"GET / with {i['contracts']:,} contracts ({i['rows']} rows shown, {i['bytes']:,} bytes): "

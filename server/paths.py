@@ -36,7 +36,11 @@ def _say(message: str) -> None:
 
 def make_private(path: Path, mode: int = PRIVATE_FILE, quiet: bool = False) -> bool:
     """Give ``path`` (when it exists, and is not a symlink) ``mode`` if group or
-    others have any access; say so on stderr.  True when the mode was changed."""
+    others have any access; say so on stderr.  True when the mode was changed.
+    On Windows modes are not permissions (the profile directory's ACL keeps
+    the data private): nothing to do."""
+    if os.name == "nt":
+        return False
     try:
         st = os.lstat(path)
     except FileNotFoundError:

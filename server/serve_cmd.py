@@ -43,6 +43,7 @@ THREADS = 8
 CHANNEL_TIMEOUT = 20  # seconds a connection may send nothing (idle, or a request half-sent)
 CLEANUP_INTERVAL = 2  # how often waitress looks for such connections
 CONNECTION_LIMIT = 64
+OUTBUF_IN_MEMORY = 16 * 1024 * 1024
 BODY_LIMIT_SLACK = 2  # waitress reads at most twice the app's limit; the app answers 413 in between
 PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
@@ -105,6 +106,8 @@ def make_server(app, host: str, port: int, body_limit: int):
         connection_limit=CONNECTION_LIMIT, max_request_body_size=body_limit * BODY_LIMIT_SLACK,
         ident="ghostwatch", expose_tracebacks=False, clear_untrusted_proxy_headers=True,
         log_socket_errors=False,
+        # Answers (the list of 2,000 contracts is 2 MB) stay in memory rather than a temporary file.
+        outbuf_overflow=OUTBUF_IN_MEMORY,
     )
 
 
