@@ -159,6 +159,7 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime, *
         "url": contract.get("url"),
         "pay_type": contract.get("pay_type"),
         "status": status,
+        "list_status": contract.get("list_status"),  # the contract list's word, never a stand-in for the page's
         "escalation": contract.get("escalation"),
         "state": None,
         "silent_since": iso(silent_since),
