@@ -296,3 +296,16 @@ def read_list(doc, ref: PageRef, responses: list[Response]) -> ContractList:
         raise LayoutError("契約中の仕事の一覧 (div.hourly.section / div.fixed_price.section) が見つかりません")
     # ASSUMED: one page (no pager is known for this list).
     return ContractList(platform=PLATFORM, url=ref.url, contracts=contracts)
+
+
+# --- what the code above relies on, for ``ghostwatch doctor`` (collector/markers.py) ---
+# The constants above are referenced there directly; these are the literals the
+# code above reads inline, named here once for the doctor's checklist (a test
+# checks that each still stands in the code above).  Change both together.
+THREAD_DATA_KEYS = ("id", "messageableId", "messageableType")  # confirmed, in #pack-message-thread[data]
+THREAD_DATA_TYPE = "Contract"  # confirmed
+MESSAGES_JSON_KEYS = ("id", "own_message", "senddate", "body")  # confirmed, each of "messages"
+MESSAGE_STEMS = {"item": "messageItem", "sender": "senderName", "body": "messageBody",
+                 "sent": "messageSent", "expand": "expandButton"}  # confirmed CSS-module stems
+FACT_LABELS = {"title": ("仕事", "/public/jobs/"), "client": ("クライアント", "/public/employers/"),
+               "pay_type": ("契約金額", None)}  # confirmed th texts and link prefixes

@@ -343,3 +343,13 @@ def _next_url(doc, base_url: str) -> str | None:
         if parts.hostname in HOSTS and LIST_PAGE_PATH.match(parts.path.rstrip("/")) and url != base_url:
             return url
     return None
+
+
+# --- what the code above relies on, for ``ghostwatch doctor`` (collector/markers.py) ---
+# The constants above are referenced there directly; these are the literals the
+# code above reads inline, named here once for the doctor's checklist (a test
+# checks that each still stands in the code above).  Change both together.
+DEAL_LABELS = {"client": "クライアント", "pay_type": "報酬形式", "status": "状態"}  # ASSUMED, dt texts
+BOARD_DETAIL_KEYS = ("with", "with.job.id", "title")  # confirmed
+MESSAGE_KEYS = ("id", "modified", "send_user.is_client", "description")  # confirmed
+BOARDS_LIST_KEYS = ("id", "modified")  # confirmed
