@@ -12,8 +12,10 @@ receives ours.  So every request goes through these checks, in this order:
    else gets 421.
 2. **Cross-site refusal**: on every state-changing request (POST, PUT, PATCH,
    DELETE) a browser's ``Sec-Fetch-Site: cross-site`` / ``same-site`` or an
-   ``Origin`` that is not the server itself gets 403.  Extension origins
-   (``chrome-extension://``) are not web origins and pass on to the token check.
+   ``Origin`` that is not the server itself gets 403.  The origin of
+   ghostwatch's own extension (``chrome-extension://`` + ``EXTENSION_ID``, fixed
+   by the manifest's key) passes on to the token check; any other extension is
+   foreign.
 3. **Token**: every ``/api/`` route except ``/api/health`` needs
    ``Authorization: Bearer <token>``; the token is made on first start, kept in
    the data directory with mode 0600 and shown by ``ghostwatch token``.
@@ -42,7 +44,6 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from flask import Request, current_app
 
@@ -50,7 +51,9 @@ from server.paths import make_private, write_private
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
-EXTENSION_SCHEMES = ("chrome-extension", "moz-extension")
+# ghostwatch's extension: its id follows from the public key pinned in
+# extension/manifest.json (tests/test_hardening.py checks they agree).
+EXTENSION_ID = "mmnbdkilpncbfalgghnjedggnddnajgn"
 COOKIE_NAME = "ghostwatch_session"
 CALENDAR_PATHS = ("/calendar.ics",)
 SESSION_SECONDS = 14 * 24 * 3600
@@ -199,13 +202,7 @@ def own_origins(port: int | None, extra_names: tuple[str, ...] = ()) -> set[str]
 
 
 def origin_trusted(origin: str, port: int | None, extra_names: tuple[str, ...] = ()) -> bool:
-    if origin in own_origins(port, extra_names):
-        return True
-    try:
-        scheme = urlsplit(origin).scheme
-    except ValueError:
-        return False
-    return scheme in EXTENSION_SCHEMES
+    return origin in own_origins(port, extra_names) or origin == f"chrome-extension://{EXTENSION_ID}"
 
 
 def cross_site_refusal(req: Request, port: int | None, extra_names: tuple[str, ...] = ()) -> str | None:

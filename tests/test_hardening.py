@@ -421,6 +421,23 @@ def test_the_pairing_page_shows_the_token_from_this_origins_storage_only(page, l
     assert page.evaluate("localStorage.getItem('ghostwatch-token')") is None
 
 
+def test_only_our_own_extension_is_a_trusted_origin(live_server):
+    import base64
+
+    from server.security import EXTENSION_ID
+
+    key = json.loads((ROOT / "extension" / "manifest.json").read_text(encoding="utf-8"))["key"]
+    digest = hashlib.sha256(base64.b64decode(key)).hexdigest()[:32]
+    assert EXTENSION_ID == "".join(chr(ord("a") + int(c, 16)) for c in digest)
+    body = snapshot_body("lancers/thread_silent_fixed.html")
+    for foreign in ("chrome-extension://abcdefghijklmnopabcdefghijklmnop", "moz-extension://1234-5678",
+                    f"chrome-extension://{EXTENSION_ID}.evil.example"):
+        status, answer = live_server.json("POST", "/api/snapshots", body, headers={"Origin": foreign})
+        assert status == 403 and answer["error"] == "cross_site_refused", foreign
+    status, _ = live_server.json("POST", "/api/snapshots", body, headers={"Origin": f"chrome-extension://{EXTENSION_ID}"})
+    assert status == 200
+
+
 # --- 6. bad input never gives 500 -----------------------------------------------------------------
 
 

@@ -96,7 +96,7 @@ def test_cross_site_writes_are_refused_even_with_the_token(live_server, headers)
     {},
     {"Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.1:{port}"},
     {"Sec-Fetch-Site": "none"},
-    {"Origin": "chrome-extension://abcdefghijklmnopabcdefghijklmnop", "Sec-Fetch-Site": "none"},
+    {"Origin": "chrome-extension://mmnbdkilpncbfalgghnjedggnddnajgn", "Sec-Fetch-Site": "none"},
 ])
 def test_writes_from_the_extension_scripts_and_the_server_itself_pass(live_server, headers):
     headers = {k: v.format(port=live_server.port) for k, v in headers.items()}
