@@ -165,6 +165,19 @@ async function tabBadges() {
   return (await chrome.storage.session.get(TAB_BADGES))[TAB_BADGES] || {};
 }
 
+// What happens to one tab's badge happens in order (its events, its answers),
+// so a late step for the page it left never overtakes the step for the new one.
+const tabChains = new Map();
+function inTabOrder(tabId, fn) {
+  const run = (tabChains.get(tabId) || Promise.resolve()).then(fn, fn);
+  const settled = run.catch(() => {});
+  tabChains.set(tabId, settled);
+  settled.then(() => {
+    if (tabChains.get(tabId) === settled) tabChains.delete(tabId);
+  });
+  return run;
+}
+
 async function updateTabBadges(fn) {
   return serial(async () => {
     const all = await tabBadges();
@@ -207,14 +220,16 @@ async function currentTab(tabId) {
  * The badge for the tab that showed ``url``: kept and shown only while the tab
  * still shows that page (an answer that comes after the tab moved on is dropped).
  */
-async function setTabBadge(tabId, url, badge) {
-  if (tabId === undefined || tabId === null || tabId < 0) return;
-  const tab = await currentTab(tabId);
-  if (!tab || !samePage(tab.url, url)) return;
-  await updateTabBadges((all) => {
-    all[tabId] = { url, ...badge };
+function setTabBadge(tabId, url, badge) {
+  if (tabId === undefined || tabId === null || tabId < 0) return Promise.resolve();
+  return inTabOrder(tabId, async () => {
+    const tab = await currentTab(tabId);
+    if (!tab || !samePage(tab.url, url)) return;
+    await updateTabBadges((all) => {
+      all[tabId] = { url, ...badge };
+    });
+    await showTabBadge(tabId, badge);
   });
-  await showTabBadge(tabId, badge);
 }
 
 /**
@@ -222,7 +237,11 @@ async function setTabBadge(tabId, url, badge) {
  * starting).  Its badge for another page goes at once; a watched page shows "…"
  * until its answer comes.
  */
-async function tabNavigated(tabId, url) {
+function tabNavigated(tabId, url) {
+  return inTabOrder(tabId, () => showForPage(tabId, url));
+}
+
+async function showForPage(tabId, url) {
   const stored = (await tabBadges())[tabId];
   const watched = Boolean(url) && isWatchedPage(url);
   if (stored && (samePage(stored.url, url) || (stored.global && !watched))) {

@@ -460,6 +460,11 @@ def test_board_switch_without_a_reload_is_captured_and_the_badge_follows(ext, li
     assert len(snapshot_rows(live_server.home)) == 3
     assert ext.badge(tab) == ext.badge()
 
+    # From the boards list to a board: captured, its badge.
+    page.evaluate("() => switchBoard('9061183')")
+    ext.wait_badge(second.url, lambda t, c, ti: (t, c) == ("1", GREEN), what="the second board's badge again")
+    assert [r["url"] for r in snapshot_rows(live_server.home)][3:] == [second.url]
+
 
 # --- server down, token wrong: kept, sent later -------------------------------------------
 
