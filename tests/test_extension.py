@@ -340,6 +340,34 @@ def test_new_messages_captured_again_other_changes_not(ext, live_server, standin
     ext.wait_badge(capture.url, lambda t, c, ti: t == "0", what="the badge after the client wrote")
 
 
+def test_lancers_board_captured_again_when_the_app_shows_a_new_message(ext, live_server, standin):
+    paired(ext, live_server)
+    capture = shifted("lancers/thread_recent", NUDGE_AGO).serve(standin)
+    page = open_tab(ext, capture.url)
+    ext.wait_badge(capture.url, lambda t, c, ti: (t, c) == ("4", AMBER))
+    assert len(snapshot_rows(live_server.home)) == 1
+
+    # The client writes: the messages API has it, and the app shows it in the list.
+    [newest_page] = [r for r in capture.responses if r["url"].endswith("/messages?limit=20")]
+    messages = json.loads(newest_page["body"])
+    client = dict(max((m for m in messages if m["send_user"]["is_client"]), key=lambda m: m["id"]))
+    client.update(id=max(m["id"] for m in messages) + 1, modified=datetime.now(JST).isoformat(timespec="seconds"),
+                  description="お世話になっております。確認しました。")
+    standin.route_json(newest_page["url"], [client, *messages])
+    page.evaluate("""() => {
+        const list = document.getElementById('js-message-list');
+        list.replaceChildren();
+        for (const text of ['…', '…', 'お世話になっております。確認しました。']) {
+            const item = document.createElement('div');
+            item.className = 'p-message-item';
+            item.textContent = text;
+            list.append(item);
+        }
+    }""")
+    ext.wait_badge(capture.url, lambda t, c, ti: (t, c) == ("0", GREEN), what="the badge after the client wrote")
+    assert len(snapshot_rows(live_server.home)) == 2
+
+
 def test_nothing_sent_from_unrelated_pages(ext, live_server, standin):
     paired(ext, live_server)
     unrelated = [
