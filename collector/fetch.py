@@ -748,19 +748,39 @@ def join_lancers_boards(browser: Browser, job_ids: Sequence[str], sleeper: Sleep
     return found
 
 
+def _captured_job(item: FetchedPage, board: str) -> str | None:
+    """The job a Lancers capture's board detail names (None: not readable or an inquiry)."""
+    from collector import lancers
+
+    detail_url = urlsplit(lancers.board_detail_url(board))
+    for r in item.responses:
+        parts = urlsplit(r["url"])
+        if (parts.hostname, parts.path) == (detail_url.hostname, detail_url.path) and r["status"] == 200:
+            try:
+                return lancers.job_id_of_board(r["body"])
+            except ValueError:
+                return None
+    return None
+
+
 def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions | None = None,
                   sleeper: Sleeper | None = None,
-                  on_list: Callable[[ContractList], None] | None = None
+                  on_list: Callable[[ContractList], None] | None = None,
+                  known_boards: dict[str, str] | None = None,
                   ) -> Iterator[FetchedPage | FailedPage | SkippedPage]:
     """Open the platform's list of open contracts (all its pages), then capture
     every contract's page.
 
     Yields each list page first (``kind="list"``, its ``reading`` set), then one
-    ``FetchedPage``, ``FailedPage`` or ``SkippedPage`` per listed contract, in
-    the list's order.  ``on_list`` is called with the whole ``ContractList``
-    before the first contract page is loaded (the caller sizes its progress
-    bar).  The browser is closed when the generator ends, raises, or is closed
-    early.
+    ``FetchedPage``, ``FailedPage`` or ``SkippedPage`` per listed contract (in
+    the list's order, except that a Lancers job whose known board turned out to
+    be another job's comes last).  ``on_list`` is called with the whole
+    ``ContractList`` before the first contract page is loaded (the caller sizes
+    its progress bar).  ``known_boards`` (Lancers ``{job id: board id}``, from
+    earlier captures) spares the boards list for the jobs it names; each such
+    board is checked by its capture (the board detail names the job) and
+    looked up again when it names another.  The browser is closed when the
+    generator ends, raises, or is closed early.
     """
     options = options or FetchOptions()
     sleeper = sleeper or Sleeper()
@@ -794,32 +814,63 @@ def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions 
                 list_url = None
         if on_list is not None:
             on_list(dataclasses.replace(reading, contracts=contracts))
-        boards: dict[str, str] = {}
-        if platform == "lancers" and contracts:
+        ready, later = ready_selector(platform), later_selector(platform)
+
+        def join(listed_jobs: list[ListedContract]):
+            """{job: board} for these jobs, or the FailedPage of each when the boards list failed."""
             sleeper.between_pages(options)
             try:
-                boards = join_lancers_boards(browser, [c.contract_id for c in contracts], sleeper)
+                return join_lancers_boards(browser, [c.contract_id for c in listed_jobs], sleeper), []
             except (UnrecognisedList, HumanCheck, NotLoggedIn, BrowserError):
                 raise
             except FetchError as err:
-                for listed in contracts:
-                    yield FailedPage("contract", listed.url, str(err), 1, None, listed)
-                return
-        ready, later = ready_selector(platform), later_selector(platform)
-        for listed in contracts:
-            url, board = _contract_url(platform, listed, boards)
-            if url is None:
-                if platform == "lancers" and str(listed.contract_id or "").isdigit():
-                    reason = "この仕事のメッセージボードが見つかりませんでした（一覧の情報だけを保存しました）"
-                    yield SkippedPage("contract", listed.url, reason, listed)
-                else:
-                    yield FailedPage("contract", listed.url, "対応していない URL なので開きませんでした", 0, None, listed)
-                continue
-            sleeper.between_pages(options)
-            item = browser.fetch(url, platform, "contract", sleeper, listed, ready, later)
-            if isinstance(item, FetchedPage):
-                item.thread_id = board
-            yield item
+                return {}, [FailedPage("contract", c.url, str(err), 1, None, c) for c in listed_jobs]
+
+        def capture_all(listed_jobs, boards, check_known: set[str]):
+            """Capture each listed contract; yields items, returns the jobs whose known board was wrong."""
+            wrong = []
+            for listed in listed_jobs:
+                url, board = _contract_url(platform, listed, boards)
+                if url is None:
+                    if platform == "lancers" and str(listed.contract_id or "").isdigit():
+                        reason = "この仕事のメッセージボードが見つかりませんでした（一覧の情報だけを保存しました）"
+                        yield SkippedPage("contract", listed.url, reason, listed)
+                    else:
+                        yield FailedPage("contract", listed.url, "対応していない URL なので開きませんでした", 0, None,
+                                         listed)
+                    continue
+                sleeper.between_pages(options)
+                item = browser.fetch(url, platform, "contract", sleeper, listed, ready, later)
+                if isinstance(item, FetchedPage):
+                    item.thread_id = board
+                    if listed.contract_id in check_known and _captured_job(item, board) != listed.contract_id:
+                        log.info("job %s: its known board %s names another job; looked up again",
+                                 listed.contract_id, board)
+                        wrong.append(listed)
+                        continue
+                yield item
+            return wrong
+
+        boards: dict[str, str] = {}
+        known: set[str] = set()
+        if platform == "lancers" and contracts:
+            listed_jobs = {c.contract_id for c in contracts}
+            boards = {job: board for job, board in (known_boards or {}).items()
+                      if job in listed_jobs and str(board).isdigit()}
+            known = set(boards)
+            unknown = [c for c in contracts if c.contract_id not in boards]
+            if unknown:
+                found, failed = join(unknown)
+                if failed:
+                    yield from failed
+                    contracts = [c for c in contracts if c.contract_id in boards]
+                boards.update(found)
+        wrong = yield from capture_all(contracts, boards, known)
+        if wrong:
+            found, failed = join(wrong)
+            yield from failed
+            if not failed:
+                yield from capture_all(wrong, found, set())
 
 
 def login(platform: str, profile_dir: str | Path, options: FetchOptions | None = None,

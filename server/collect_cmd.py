@@ -249,6 +249,16 @@ def _verdict_line(v: dict) -> str:
     return f"[{state}] {_label(v['platform'])} {v['contract_id']} {v.get('title') or ''}{days}{tail}"
 
 
+def known_boards(store, platform: str) -> dict[str, str]:
+    """Lancers: ``{job id: board id}`` of the contracts earlier captures read, so that
+    the boards list is only searched for new jobs (the capture checks each board)."""
+    if platform != "lancers":
+        return {}
+    return {str(c["contract_id"]): str(c["thread_id"]) for c in store.contracts()
+            if c.get("platform") == platform and str(c.get("contract_id") or "").isdigit()
+            and str(c.get("thread_id") or "").isdigit()}
+
+
 def collect_platform(store, platform: str, profile: Path, options, progress, echo) -> PlatformResult:
     """Fetch and ingest one platform's open contracts; never raises for the site's answers."""
     from collector.fetch import (
@@ -272,7 +282,7 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
         progress.update(task, total=result.listed, completed=0,
                         description=f"{_label(platform)}: 契約を読んでいます")
 
-    pages = collect_pages(platform, profile, options, on_list=on_list)
+    pages = collect_pages(platform, profile, options, on_list=on_list, known_boards=known_boards(store, platform))
     try:
         with contextlib.closing(pages):
             for item in pages:
