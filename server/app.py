@@ -145,6 +145,7 @@ def create_app(db_path: str | Path | None = None, token: str | None = None, port
     app.after_request(security.secure_headers)
     app.teardown_appcontext(close_store)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(OverflowError, out_of_range)
     app.register_error_handler(Exception, unexpected_error)
     app.jinja_env.globals["version"] = __version__
     app.context_processor(calendar_context)
@@ -300,6 +301,17 @@ def http_error(err: HTTPException):
         return api_error(err.code or 500, (err.name or "error").lower().replace(" ", "_"), err.description or "")
     title = ERROR_TITLES.get(err.code, err.name)
     return page_error(err.code or 500, title, err.description if err.code != 404 else "ページが見つかりません。")
+
+
+def out_of_range(err: OverflowError):
+    """An instant at the edge of what ``datetime`` holds (0001-01-01T00:00+09:00 is
+    before year 1 in UTC), or a number SQLite cannot store: bad input, not a fault.
+    The store's transaction has rolled back: nothing was written."""
+    message = ("日時か数値が扱える範囲の外です（日時は ISO 8601 で、たとえば 2026-11-21T09:00:00+09:00 の"
+               "ように指定してください）。")
+    if is_api(request.path):
+        return api_error(422, "out_of_range", message)
+    return page_error(400, ERROR_TITLES[400], message)
 
 
 def unexpected_error(err: Exception):

@@ -476,6 +476,31 @@ def test_cr_lf_in_a_path_is_quoted_never_a_header_or_a_crash(live_server):
             assert location.startswith(b"/%0D%0ASet-Cookie:%20x=1#")
 
 
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00+09:00", "9999-12-31T23:59:59-23:59",
+                                     "0001-01-01T00:00:00+23:59"])
+def test_an_instant_at_the_edge_of_the_calendar_is_refused_not_a_crash(live_server, instant):
+    """Some of these overflow ``datetime`` only in some computations: refused (422 / 400)
+    where they would, answered where they do not, never 500."""
+    answer = post_corpus(live_server, "lancers/thread_silent_fixed.html")[1]
+    contract = f"/contracts/{answer['platform']}/{answer['contract_id']}"
+    cookie = sign_in(live_server)
+    at = instant.replace(":", "%3A").replace("+", "%2B")
+    for path in ("/api/summary", "/api/contracts", "/api" + contract):
+        status, body = live_server.json("GET", f"{path}?at={at}")
+        assert status == 200 or (status == 422 and body["error"] in ("out_of_range", "invalid_at")), (path, body)
+    for path in ("/", contract, contract + "/evidence", "/calendar.ics"):
+        status, _, _ = live_server.request("GET", f"{path}?at={at}", token=False, headers={"Cookie": cookie})
+        assert status in (200, 400), path
+    _, before = live_server.json("GET", "/api" + contract)
+    for path, body in (("/api/snapshots", snapshot_body("lancers/thread_silent_fixed.html", captured_at=instant)),
+                       ("/api" + contract + "/steps", {"step": "reminder_sent", "done_at": instant})):
+        status, answer = live_server.json("POST", path, body)
+        assert status == 422 and answer["error"] in ("out_of_range", "invalid_captured_at"), (path, answer)
+    _, after = live_server.json("GET", "/api" + contract)
+    assert after == before  # nothing written
+    assert "Traceback" not in log_of(live_server)
+
+
 @pytest.mark.parametrize("megabytes", [11, 25])
 def test_a_chunked_body_over_the_limit_gets_413(live_server, megabytes):
     chunk = b"x" * (1024 * 1024)
