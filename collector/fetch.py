@@ -249,7 +249,7 @@ GOOGLE_SIGN_IN_HOSTS = ("accounts.google.com",)  # also in collector.lancers (GO
 # A bot check in front of a site (Cloudflare, reCAPTCHA, ...): its page's words.
 HUMAN_CHECK_MARKERS = re.compile(
     r"human verification|verify you are human|are you a robot|私はロボットではありません|"
-    r"ロボットではありません|captcha|cf-challenge|challenge-platform|just a moment",
+    r"ロボットではありません|captcha|cf-challenge|challenge-platform|just a moment|attention required",
     re.IGNORECASE,
 )
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -875,7 +875,8 @@ def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions 
 
 def login(platform: str, profile_dir: str | Path, options: FetchOptions | None = None,
           wait_seconds: float = 600.0, on_open: Callable[[str], None] | None = None) -> str:
-    """Show the platform's login page and wait until the user has left it.
+    """Show the platform's login page and wait until the user has left it
+    (and passed a human verification page, if the site shows one).
 
     Returns the URL the browser went to after logging in.  Raises
     ``LoginAborted`` when the window is closed or ``wait_seconds`` pass first.
@@ -907,6 +908,8 @@ def login(platform: str, profile_dir: str | Path, options: FetchOptions | None =
                             page.wait_for_load_state("load", timeout=10_000)
                         except PlaywrightError:
                             pass
+                        if _shows_human_check(page):
+                            continue  # the user passes it in this window; wait
                         log.info("logged in to %s: left the login page for %s", platform, _safe_url(url))
                         return url
                 if time.monotonic() > deadline:
@@ -916,3 +919,12 @@ def login(platform: str, profile_dir: str | Path, options: FetchOptions | None =
                 pages[0].wait_for_timeout(300)
             except PlaywrightError as err:
                 raise LoginAborted("ログインの前にブラウザが閉じられました。") from err
+
+
+def _shows_human_check(page) -> bool:
+    """Whether the page in the window is a human verification page (by its title)."""
+    try:
+        title = page.title()
+    except Exception:  # noqa: BLE001 - a page navigating away has no title yet
+        return True
+    return is_human_check(200, f"<title>{title}</title>")

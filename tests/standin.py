@@ -80,7 +80,9 @@ GOOGLE_PAGE = (
 HUMAN_CHECK_PAGE = (
     "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'><title>Human verification</title>"
     "</head><body><h1>アクセスを確認しています</h1><p>私はロボットではありません</p>"
-    "<div class='g-recaptcha' data-sitekey='x'></div></body></html>"
+    "<div class='g-recaptcha' data-sitekey='x'></div>"
+    # Passed elsewhere (a test turns human_check off): the page reloads itself, as real ones do.
+    "<script>setTimeout(function(){location.reload();}, 1000);</script></body></html>"
 )
 HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"

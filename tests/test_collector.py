@@ -673,6 +673,34 @@ def test_login_then_collect_uses_the_saved_session(site, ghostwatch, home):
     assert_no_browser_left(home)
 
 
+def test_login_waits_until_a_human_check_is_passed(site, home):
+    """`ghostwatch login` is where the user passes a human check: it does not close the
+    window while the site shows one."""
+    import subprocess
+    import sys
+
+    site.require_session = True
+    site.auto_login = True
+    site.human_check = True  # after the login form, the site asks for a human check
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "login", "--platform", "lancers", "--headless", "--wait", "1",
+         f"--browser-arg={site.offline_browser_args[0]}", "--ignore-https-errors"],
+        cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "GHOSTWATCH_HOME": str(home)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        time.sleep(6)
+        assert proc.poll() is None, proc.communicate()  # still waiting for the check
+        site.human_check = False  # the user passed it; the page reloads into the site
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "ログインしました" in out
+    assert_no_browser_left(home)
+
+
 def test_login_gives_up_when_nobody_logs_in(site, ghostwatch, home):
     site.require_session = True
     run = ghostwatch("login", "--platform", "lancers", "--headless", "--wait", "0.05",
