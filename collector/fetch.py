@@ -17,9 +17,11 @@ nothing from ``server``: the caller ingests.
 
 - Lancers: the working list (all its pages), then the boards list API
   (``lancers.boards_list_url``) and each board's detail, to find the board of
-  each listed job (``with.job.id``; it stops as soon as every job has its board),
-  then a capture of each job's board (``lancers.thread_url``).  A job whose board
-  is not found is a ``SkippedPage`` (its list entry is stored from the list page).
+  each listed job (``with.job.id``; it stops as soon as every job has its board;
+  jobs in ``known_boards`` are not looked up), then a capture of each job's board
+  (``lancers.thread_url``), after ``load`` and a short wait for the deal panel.  A
+  job whose board is not found is a ``SkippedPage`` (its list entry is stored
+  from the list page).
 - CrowdWorks: the active contracts list, then a capture of each contract's page,
   once ``#pack-message-thread[data]`` is there (not the load event).
 
