@@ -768,15 +768,22 @@ def check_pages(platform: str, pages: list[Page], redactor) -> dict:
     seen: dict[tuple[str, str, bool], int] = {}
     keys: dict[str, dict[str, set[str]]] = {}
     readings, disagree = [], []
-    for n, page in enumerate(pages):
+    numbers: dict[str, int] = {}
+    for page in pages:
+        numbers[page.kind] = numbers.get(page.kind, 0) + 1
         for where, pattern, accepted in times_of(page):
             seen[(where, pattern, accepted)] = seen.get((where, pattern, accepted), 0) + 1
         for endpoint, paths in json_keys(page).items():
             target = keys.setdefault(endpoint, {})
             for path, types in paths.items():
                 target.setdefault(path, set()).update(types)
-        label = f"{page.kind} {n + 1}"
-        readings.append({"page": label, "url": redactor.url(page.url), **conclusion(page.reading, redactor)})
+        label = f"{page.kind} {numbers[page.kind]}"
+        if page.kind == "boards_list":
+            boards = _first_json(page)
+            read = {"page": "boards_list", "boards": len(boards) if isinstance(boards, list) else None}
+        else:
+            read = conclusion(page.reading, redactor)
+        readings.append({"page": label, "read_as": read.pop("page", None), **read, "url": redactor.url(page.url)})
         disagree.extend(f"{label}: {d}" for d in disagreements(page, redactor))
     times = [{"where": w, "pattern": p, "accepted": a, "count": c} for (w, p, a), c in sorted(seen.items())]
     return {

@@ -308,6 +308,7 @@ def reparse(db_path):
 
 serve_cmd.register(cli)
 collect_cmd.register(cli)
+__import__("server.doctor_cmd").doctor_cmd.register(cli)
 
 
 if __name__ == "__main__":
