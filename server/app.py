@@ -188,7 +188,11 @@ def guard():
         message = "このサーバーは 127.0.0.1 / localhost でのみ応答します（Host が違います）。"
         if api:
             return api_error(421, "misdirected_request", message)
-        return page_error(421, "このアドレスでは応答しません", message)
+        # A page of its own, not a template: with a Host Flask cannot bind to
+        # (70,000 characters, say) there is no url_for for the layout's links.
+        page = ('<!DOCTYPE html>\n<html lang="ja"><head><meta charset="utf-8"><title>このアドレスでは応答しません'
+                f'</title></head>\n<body><h1>このアドレスでは応答しません</h1><p>{message}</p></body></html>\n')
+        return page, 421, {"Content-Type": "text/html; charset=utf-8"}
     refusal = security.cross_site_refusal(request, port, extra)
     if refusal:
         if api:
@@ -219,7 +223,8 @@ def guard():
         args = request.args.copy()
         args.pop("token")
         query = urlencode(list(args.items(multi=True)))
-        target = quoted_path(request.path) + (f"?{query}" if query else "")
+        # One leading slash: "//host/…" in a Location would leave for another site.
+        target = "/" + quoted_path(request.path).lstrip("/") + (f"?{query}" if query else "")
         response = redirect(f"{target}#{security.PAIR_FRAGMENT}={request.args['token']}", code=303)
         security.set_session_cookie(response)
         return response

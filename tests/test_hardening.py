@@ -501,6 +501,23 @@ def test_an_instant_at_the_edge_of_the_calendar_is_refused_not_a_crash(live_serv
     assert "Traceback" not in log_of(live_server)
 
 
+@pytest.mark.parametrize("host", [b"a" * 70_000, b"\xe3\x81\x82:%d", b"127.0.0.1:%d, evil.example", b"[::1"])
+@pytest.mark.parametrize("path", ["/", "/api/summary"])
+def test_a_host_header_flask_cannot_use_gets_421_not_500(live_server, host, path):
+    host = host.replace(b"%d", str(live_server.port).encode())
+    answer = raw_exchange(live_server.port, f"GET {path} HTTP/1.1\r\n".encode() + b"Host: " + host
+                          + b"\r\nConnection: close\r\n\r\n")
+    assert status_of(answer) in (400, 421), answer[:300]
+    assert "Traceback" not in log_of(live_server)
+
+
+def test_a_sign_in_redirect_never_leaves_the_site(live_server):
+    for path in ("//evil.example/", "/%2F%2Fevil.example/", "///evil.example"):
+        status, headers, _ = no_redirect(live_server, "GET", f"{path}?token={live_server.token}")
+        assert status == 303
+        assert headers["Location"].startswith("/") and not headers["Location"].startswith("//"), headers["Location"]
+
+
 @pytest.mark.parametrize("megabytes", [11, 25])
 def test_a_chunked_body_over_the_limit_gets_413(live_server, megabytes):
     chunk = b"x" * (1024 * 1024)
