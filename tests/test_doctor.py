@@ -219,3 +219,67 @@ def test_redact_a_stored_snapshot(ghostwatch, home):
     run = ghostwatch("redact", "99999", "--db", str(db))
     assert run.returncode == 2
     assert "スナップショット 99999 はありません" in run.stderr
+
+
+def test_web_view_saves_the_structure_report(home, monkeypatch):
+    """「構造レポートを保存」: POST /contracts/<platform>/<id>/structure-report on a real HTTP
+    server (the app with the report blueprint), over a real database; the report of the
+    contract's latest capture comes back as a download and is kept in reports/."""
+    import http.cookiejar
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from collector.timeutil import parse_instant
+    from conftest import free_port
+    from server import report_views
+    from server.app import create_app
+    from server.store import Store
+
+    monkeypatch.setenv("GHOSTWATCH_HOME", str(home))
+    home.mkdir(parents=True, exist_ok=True)
+    db = home / "ghostwatch.db"
+    page = next(p for p in pages() if p.name == "lancers/thread_no_api")
+    with Store(db) as store:
+        store.ingest(page.url, page.html.read_bytes(), parse_instant(page.meta["captured_at"]), source="test")
+        contract = next(c for c in store.contracts() if c["read_state"] == "unreadable")
+    port = free_port()
+    app = create_app(db_path=db, token="t" * 32, port=port)
+    if "reports" not in app.blueprints:  # until server/app.py registers it
+        app.register_blueprint(report_views.bp)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    try:
+        opener.open(f"{base}/?token={'t' * 32}", timeout=30).read()  # the session cookie
+        path = f"/contracts/{contract['platform']}/{contract['contract_id']}/structure-report"
+        request = urllib.request.Request(base + path, data=b"", method="POST", headers={"Origin": base})
+        with opener.open(request, timeout=30) as response:
+            assert response.status == 200
+            disposition = response.headers["Content-Disposition"]
+            body = response.read().decode("utf-8")
+        name = re.search(r'filename="([^"]+)"', disposition).group(1)
+        saved = home / "reports" / name
+        assert saved.read_text(encoding="utf-8") == body
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        report = json.loads(body)
+        assert report["report"] == "ghostwatch redact" and report["problems"]
+        assert_no_private_values(body, {page.name})
+        # from another site: refused; an unknown contract: 404
+        refused = urllib.request.Request(base + path, data=b"", method="POST",
+                                         headers={"Origin": "https://evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            opener.open(refused, timeout=30)
+        assert err.value.code == 403
+        missing = urllib.request.Request(base + "/contracts/lancers/1/structure-report", data=b"", method="POST",
+                                         headers={"Origin": base})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            opener.open(missing, timeout=30)
+        assert err.value.code == 404
+    finally:
+        server.shutdown()
