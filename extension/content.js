@@ -32,6 +32,7 @@
   const GRACE_MS = 4000; // marker there, the later part not: capture after this long
   const DEBOUNCE_MS = 2000; // new messages: wait for the burst to end
   const URL_POLL_MS = 500; // a backstop for URL changes the Navigation API did not report
+  const CHECK_MS = 50; // DOM changes: look at the page at most this often
 
   // The pages ghostwatch reads (collector/lancers.py and collector/crowdworks.py,
   // match_url; common.js isWatchedPage holds the same URL patterns), and:
@@ -114,6 +115,8 @@
   }
 
   function stopTimers(v) {
+    clearTimeout(v.looking);
+    v.looking = null;
     clearTimeout(v.deadline);
     clearTimeout(v.grace);
     clearTimeout(v.settle);
@@ -236,7 +239,13 @@
     if (!v || !v.kind) return;
     v.redrawn = true;
     if (!v.captured) {
-      check(v);
+      // Coalesce a burst of changes into one look at the page.
+      if (!v.looking) {
+        v.looking = setTimeout(() => {
+          v.looking = null;
+          check(v);
+        }, CHECK_MS);
+      }
       return;
     }
     clearTimeout(v.debounce);
