@@ -27,7 +27,7 @@ from rich.table import Table
 from collector.capture import Capture, parse_responses
 from collector.pages import NotAPage, UnsupportedURL, read_page
 from collector.timeutil import iso, now
-from server import __version__, rules, serve_cmd, collect_cmd, service
+from server import __version__, collect_cmd, labels, rules, serve_cmd, service
 from server.options import INSTANT, db_option, open_store
 
 
@@ -221,10 +221,6 @@ def status_exit_code(verdicts: list[dict]) -> int:
     return EXIT_NOTHING_TO_DO
 
 
-def _short_date(value: str | None) -> str:
-    return f"{int(value[5:7])}/{int(value[8:10])}" if value else ""
-
-
 @cli.command(epilog="""\b
 終了コード / exit codes:
   0  対応が必要な契約はありません (nothing needs action)
@@ -260,21 +256,22 @@ def status(as_json, at, include_closed, db_path):
     rows = []
     for v in shown:
         days = "—" if v["silent_days"] is None else f"{v['silent_days']}{'+' if v['silence_is_lower_bound'] else ''}日"
-        action = v["next_action"] or {}
-        date = _short_date(action.get("date"))
         rows.append((
-            rules.STATE_LABELS.get(v["state"], v["state"]),
+            labels.STATE_LABELS.get(v["state"], v["state"]),
             days,
             f"{PLATFORM_SHORT.get(v['platform'], v['platform'])}:{v['contract_id']}",
-            v["title"] or "（不明）",
-            rules.ACTION_LABELS.get(action.get("kind"), "") + (f" {date}" if date else ""),
+            v["title"] or labels.UNKNOWN,
+            (v["next_action"] or {}).get("line", ""),
             v["state"],
         ))
     # Every column but the title as wide as its widest cell; the title takes what is left.
     widths = [max([cell_len(TABLE_HEADERS[i])] + [cell_len(row[i]) for row in rows]) for i in range(len(TABLE_HEADERS))]
-    title = TABLE_HEADERS.index("仕事")
+    # The title and the next step share what the other columns leave, the title at least 12 cells.
+    title, action = TABLE_HEADERS.index("仕事"), TABLE_HEADERS.index("次の対応")
     padding = 3 * (len(TABLE_HEADERS) - 1)  # between two columns: a space, the rule, a space
-    widths[title] = max(8, min(widths[title], width - padding - sum(w for i, w in enumerate(widths) if i != title)))
+    left = width - padding - sum(w for i, w in enumerate(widths) if i not in (title, action))
+    widths[action] = min(widths[action], max(left - max(12, min(widths[title], left // 3)), left // 2))
+    widths[title] = max(8, min(widths[title], left - widths[action]))
     for name, column_width in zip(TABLE_HEADERS, widths):
         table.add_column(name, no_wrap=True, overflow="ellipsis", width=column_width,
                          justify="right" if name == "日数" else "left")

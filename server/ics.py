@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from collector.timeutil import parse_instant
-from server import rules
+from server import labels
 from server.app import plain
 
 EVENT_MINUTES = 30
@@ -65,7 +65,7 @@ def calendar_text(verdicts: list[dict], at: datetime, base_url: str) -> str:
     for v in verdicts:
         name = plain(v.get("title") or v["contract_id"])
         client = plain(v.get("client") or "")
-        platform = rules.PLATFORM_LABELS.get(v["platform"], v["platform"])
+        platform = labels.PLATFORM_LABELS.get(v["platform"], v["platform"])
         link = f"{base_url}/contracts/{v['platform']}/{v['contract_id']}"
         events = []
         if v.get("eligible_at") and v["state"] not in ("requested", "overdue"):

@@ -24,7 +24,17 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from collector.timeutil import DAY, JST, iso, parse_instant
+from collector.timeutil import DAY, iso, parse_instant
+from server.labels import (  # noqa: F401 - the labels, for callers that still name them here
+    ACTION_LABELS,
+    OFFICE,
+    PAY_TYPE_LABELS,
+    PLATFORM_LABELS,
+    STATE_LABELS,
+    STATUS_LABELS,
+    action_line,
+    when,
+)
 
 NUDGE_DAYS = 3
 ELIGIBLE_DAYS = 7
@@ -39,55 +49,10 @@ URGENCY = ("overdue", "eligible", "unconfirmed", "unreadable", "requested", "not
            "closed")
 NEEDS_ACTION = ("overdue", "eligible", "unconfirmed", "nudge", "unreadable")
 
-STATE_LABELS = {
-    "overdue": "期限超過",
-    "eligible": "申請できます",
-    "unconfirmed": "要確認",
-    "unreadable": "読み取り不可",
-    "requested": "申請中",
-    "not_eligible": "申請対象外",
-    "nudge": "催促どき",
-    "ok": "問題なし",
-    "unknown": "未確認",
-    "closed": "終了",
-}
-PLATFORM_LABELS = {"lancers": "ランサーズ", "crowdworks": "クラウドワークス"}
-STATUS_LABELS = {
-    "in_progress": "進行中",
-    "delivered": "納品済み（検収待ち）",
-    "plan_change": "計画変更中",
-    "completed": "完了",
-    "cancelled": "キャンセル",
-}
-PAY_TYPE_LABELS = {"fixed": "固定報酬", "hourly": "時間報酬"}
-# The next action in a word or two, for narrow places (the CLI table, the badge title).
-ACTION_LABELS = {
-    "file_request": "連絡催促申請をする",
-    "contact_office": "事務局に連絡する",
-    "check_support": "事務局の対応を確認",
-    "wait_deadline": "連絡期限まで待つ",
-    "remind": "催促メッセージを送る",
-    "wait": "待つ",
-    "ask_support": "サポートに相談",
-    "reread": "ページを再取得",
-    "check_page": "申請ボタンを確認",
-    "open": "ページを開く",
-    "none": "なし",
-}
-
-
 def _instant(value) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return parse_instant(value)
-
-
-def _date(value: datetime | None) -> str:
-    """A date as the web view and reasons write it: 11月17日 15:26."""
-    if value is None:
-        return "—"
-    local = value.astimezone(JST)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def _fact_sources(contract: dict) -> dict:
@@ -107,6 +72,16 @@ def whole_days(since: datetime, at: datetime) -> int:
 
 
 def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime, *, proven_only: bool = True) -> dict:
+    """The verdict on one contract at instant ``at`` (see ``_judge``), with its
+    next step in one line (``next_action["line"]``)."""
+    verdict = _judge(contract, stats, steps, at, proven_only=proven_only)
+    if verdict["next_action"] is not None:
+        verdict["next_action"]["line"] = action_line(verdict["next_action"], verdict["eligible_at"],
+                                                     verdict["platform"], at)
+    return verdict
+
+
+def _judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime, *, proven_only: bool = True) -> dict:
     """The verdict on one contract at instant ``at``.
 
     ``contract`` is a row of the ``contracts`` table, ``stats`` the contract's
@@ -188,10 +163,10 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime, *
     if contract.get("read_state") == "unreadable":
         verdict["state"] = "unreadable"
         verdict["unreadable_reason"] = contract.get("unreadable_reason")
-        reason(f"最新のページ（{_date(_instant(contract.get('last_captured_at')))} 取得）を読み取れませんでした: "
+        reason(f"最新のページ（{when(_instant(contract.get('last_captured_at')))} 取得）を読み取れませんでした: "
                f"{contract.get('unreadable_reason')}", False)
         if contract.get("last_read_at"):
-            reason(f"日数は {_date(_instant(contract['last_read_at']))} までに読めたページによるもので、"
+            reason(f"日数は {when(_instant(contract['last_read_at']))} までに読めたページによるもので、"
                    "最新ではありません", None)
         verdict["next_action"] = {
             "kind": "reread",
@@ -212,10 +187,10 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime, *
 
     captured = _instant(contract.get("last_read_at"))
     if proven_only and captured is not None and at - captured >= STALE_AFTER:
-        then = judge(contract, stats, steps, captured, proven_only=False)
+        then = _judge(contract, stats, steps, captured, proven_only=False)
         if then["state"] == "requested" and deadline is not None and at >= deadline:
             # A deadline passes whatever the pages show: say so, and that the page is old.
-            return _stale(judge(contract, stats, steps, at, proven_only=False), captured, at, silent_since,
+            return _stale(_judge(contract, stats, steps, at, proven_only=False), captured, at, silent_since,
                           keep_action=True)
         return _stale(then, captured, at, silent_since)
 
@@ -223,11 +198,11 @@ def judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime, *
         reason("メッセージが 1 件も読めていないため、沈黙の日数はわかりません", None)
     elif lower_bound:
         reason(f"クライアントからのメッセージは表示範囲にありません。折りたたまれた過去のやりとりがあるため、"
-               f"沈黙は {_date(silent_since)} 以前から続いている可能性があります", None)
+               f"沈黙は {when(silent_since)} 以前から続いている可能性があります", None)
     elif last_client is None:
-        reason(f"クライアントからのメッセージは一度もありません（スレッド開始 {_date(silent_since)} から数えています）", None)
+        reason(f"クライアントからのメッセージは一度もありません（スレッド開始 {when(silent_since)} から数えています）", None)
     else:
-        reason(f"クライアントの最後のメッセージ: {_date(last_client)}（{silent_days}日経過）", None)
+        reason(f"クライアントの最後のメッセージ: {when(last_client)}（{silent_days}日経過）", None)
 
     if closed:
         verdict["state"] = "closed"
@@ -256,7 +231,7 @@ def _stale(verdict: dict, captured: datetime, at: datetime, silent_since: dateti
         silent_days=whole_days(silent_since, at) if silent_since else None,
     )
     verdict["reasons"].insert(0, {
-        "text": f"最新のページは {_date(captured)} に取得したものです（{age}日前）。沈黙が確かめられているのはその時点までで、"
+        "text": f"最新のページは {when(captured)} に取得したものです（{age}日前）。沈黙が確かめられているのはその時点までで、"
                 "その後の返信はページを開き直すまで反映されません",
         "met": None,
     })
@@ -265,7 +240,7 @@ def _stale(verdict: dict, captured: datetime, at: datetime, silent_since: dateti
     verdict["next_action"] = {
         "kind": "reread",
         "text": f"最新のページは{age}日前のものです。いまの状態を確かめるため、メッセージページを開き直して取り込んでください"
-                f"（{_date(captured)} 時点の判断: {then.get('text', '')}）",
+                f"（{when(captured)} 時点の判断: {then.get('text', '')}）",
         "date": None,
     }
     return verdict
@@ -284,8 +259,8 @@ def _no_silence(verdict) -> None:
 def _requested_state(verdict, deadline, at, platform, reason):
     if deadline is not None and at >= deadline:
         verdict["state"] = "overdue"
-        reason(f"連絡期限 {_date(deadline)} を過ぎています", True)
-        office = "ランサーズ事務局" if platform == "lancers" else "クラウドワークス事務局"
+        reason(f"連絡期限 {when(deadline)} を過ぎています", True)
+        office = OFFICE[platform]
         verdict["next_action"] = {
             "kind": "check_support",
             "text": f"連絡期限を過ぎました。{office}の対応状況を確認し、連絡がなければサポートに問い合わせましょう。",
@@ -294,8 +269,8 @@ def _requested_state(verdict, deadline, at, platform, reason):
     else:
         verdict["state"] = "requested"
         if deadline is not None:
-            reason(f"連絡催促を申請済みです（連絡期限 {_date(deadline)}）", True)
-            text = f"連絡期限 {_date(deadline)} まで返信を待ちましょう。期限までに連絡がなければ事務局が対応します。"
+            reason(f"連絡催促を申請済みです（連絡期限 {when(deadline)}）", True)
+            text = f"連絡期限 {when(deadline)} まで返信を待ちましょう。期限までに連絡がなければ事務局が対応します。"
         else:
             reason("連絡催促を申請済みです（期限はページに表示されていません）", True)
             text = "事務局の確認を待ちましょう。クライアントから連絡があれば、その内容に沿って進めてください。"
@@ -306,7 +281,7 @@ def _nudge_or_ok(verdict, silent_days, silent_since_plus, reminder_at, eligible_
     if silent_days >= NUDGE_DAYS:
         verdict["state"] = "nudge"
         if reminder_at is not None:
-            text = f"{_date(reminder_at)} に催促済みです。返信を待ちましょう。{eligible_text}"
+            text = f"{when(reminder_at)} に催促済みです。返信を待ちましょう。{eligible_text}"
         else:
             text = f"丁寧な催促メッセージを送りましょう。{eligible_text}"
         verdict["next_action"] = {"kind": "remind", "text": text, "date": iso(eligible_at)}
@@ -314,7 +289,7 @@ def _nudge_or_ok(verdict, silent_days, silent_since_plus, reminder_at, eligible_
         verdict["state"] = "ok"
         verdict["next_action"] = {
             "kind": "wait",
-            "text": f"今は待ちましょう。{_date(silent_since_plus)} までに返信がなければ、催促メッセージを送りましょう。",
+            "text": f"今は待ちましょう。{when(silent_since_plus)} までに返信がなければ、催促メッセージを送りましょう。",
             "date": iso(silent_since_plus),
         }
 
@@ -340,7 +315,7 @@ def _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, reques
         reason("計画変更中ではありません" if status != "plan_change" else "計画変更中です（申請できません）",
                status != "plan_change")
     if silent_days is not None:
-        reason(f"クライアントの沈黙が7日以上（{_date(eligible_at)} から）", silent_days >= ELIGIBLE_DAYS)
+        reason(f"クライアントの沈黙が7日以上（{when(eligible_at)} から）", silent_days >= ELIGIBLE_DAYS)
     reason("連絡催促申請はまだ出ていません" if not requested else "連絡催促申請は出ています", not requested)
     _fact_reason(reason, "「連絡催促申請」ボタン", escalation,
                  "ページに「連絡催促申請」ボタンが表示されています" if escalation == "available"
@@ -380,7 +355,7 @@ def _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, reques
         elif status == "plan_change":
             text = "計画変更中は連絡催促申請ができません。計画変更の承認・取り下げを待つか、サポートに相談しましょう。"
         elif _instant(contract.get("last_read_at")) < eligible_at:
-            text = (f"最新のページは沈黙7日目（{_date(eligible_at)}）より前に取得したものです。"
+            text = (f"最新のページは沈黙7日目（{when(eligible_at)}）より前に取得したものです。"
                     "メッセージページを開き直すと「連絡催促申請」ボタンが表示されるか確認できます。")
         else:
             text = ("ページに申請ボタンが表示されていません（相手側がすでに申請している場合などは申請できません）。"
@@ -388,7 +363,7 @@ def _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, reques
         verdict["next_action"] = {"kind": "ask_support", "text": text, "date": None}
         return
     if status in ("in_progress", "delivered") and pay_type != "hourly":
-        eligible_text = f"{_date(eligible_at)} から連絡催促申請ができる見込みです。"
+        eligible_text = f"{when(eligible_at)} から連絡催促申請ができる見込みです。"
     else:
         eligible_text = ""
     _nudge_or_ok(verdict, silent_days, _instant(verdict["silent_since"]) + NUDGE_DAYS * DAY,
@@ -400,12 +375,12 @@ def _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, st
     open_work = status in ("in_progress", "delivered")
     _fact_reason(reason, "契約の状態", status, f"契約の状態: {STATUS_LABELS.get(status, status)}", open_work)
     if silent_days is not None:
-        reason(f"クライアントの沈黙が7日以上（{_date(eligible_at)} から）", silent_days >= ELIGIBLE_DAYS)
+        reason(f"クライアントの沈黙が7日以上（{when(eligible_at)} から）", silent_days >= ELIGIBLE_DAYS)
     delivered_at = _instant(contract.get("delivered_at"))
     kenshu_due = delivered_at + KENSHU_DAYS * DAY if delivered_at else None
     if status == "delivered":
         if kenshu_due:
-            reason(f"納品 {_date(delivered_at)}、検収の目安（1週間）は {_date(kenshu_due)}", at >= kenshu_due)
+            reason(f"納品 {when(delivered_at)}、検収の目安（1週間）は {when(kenshu_due)}", at >= kenshu_due)
         reason("納品済みの作業に「途中終了リクエスト」は使わないでください（仮払いが全額クライアントに返金されます）", None)
     reason("連絡催促はまだ申請していません" if not requested else "連絡催促を申請中です", not requested)
 
@@ -418,7 +393,7 @@ def _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, st
     if silent_days >= ELIGIBLE_DAYS and open_work:
         verdict["state"] = "eligible"
         if "office_contacted" in step_times:
-            text = (f"{_date(step_times['office_contacted'])} に事務局へ連絡済みです。事務局からの返答を待ちましょう。")
+            text = (f"{when(step_times['office_contacted'])} に事務局へ連絡済みです。事務局からの返答を待ちましょう。")
             date = None
         elif status == "delivered":
             text = ("納品後、クライアントからの連絡が7日以上ありません。「契約相手と連絡がとれない場合はこちら」から"
@@ -447,7 +422,7 @@ def _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, st
             "date": None,
         }
         return
-    eligible_text = f"{_date(eligible_at)} から事務局への連絡催促ができます。" if open_work else ""
+    eligible_text = f"{when(eligible_at)} から事務局への連絡催促ができます。" if open_work else ""
     _nudge_or_ok(verdict, silent_days, _instant(verdict["silent_since"]) + NUDGE_DAYS * DAY,
                  step_times.get("reminder_sent"), eligible_text, eligible_at if open_work else None)
 

@@ -31,106 +31,25 @@ from markupsafe import Markup
 
 from collector import lancers
 from collector.timeutil import DAY, JST, iso, now, parse_instant
-from server import rules, service
+from server import labels, rules, service
+from server.labels import ago, jdate, jdatetime
 from server.app import get_store
 from server.store import STEP_KINDS, UNKNOWN_JOB_PREFIX
 
 bp = Blueprint("views", __name__)
-
-WEEKDAYS = "月火水木金土日"
-STEP_LABELS = {
-    "reminder_sent": "催促メッセージを送った",
-    "report_filed": "完了報告（納品）をした",
-    "office_contacted": "事務局に連絡した",
-    "request_filed": "連絡催促を申請した",
-}
-OFFICE = {"lancers": "ランサーズ事務局", "crowdworks": "クラウドワークス事務局"}
-
-# What each state means, for the legend of ``/``.
-STATE_HELP = {
-    "overdue": "連絡催促申請の連絡期限を過ぎました。事務局の対応を確認します。",
-    "eligible": "連絡催促（ランサーズの「連絡催促申請」、クラウドワークスの事務局への連絡催促）ができます。",
-    "unconfirmed": "クライアントの沈黙は7日以上ですが、取引の情報（状態や「連絡催促申請」ボタンの有無）が"
-                   "読み取れず、申請できるかどうか分かりません。取引のページを開き、「連絡催促申請」ボタンが"
-                   "表示されているか確認してください。",
-    "unreadable": "最新のページを読み取れませんでした。日数は推測しません。ページを開き直して再取得してください。",
-    "requested": "連絡催促を申請済みです。連絡期限まで返信を待ちます。",
-    "not_eligible": "沈黙は7日以上ですが、連絡催促申請の条件を満たしていません（時間報酬制、計画変更中など）。",
-    "nudge": "沈黙が3日以上続いています。丁寧な催促メッセージを送るころです。",
-    "ok": "今は待ちましょう。",
-    "unknown": "一覧で見ただけで、メッセージはまだ読み込んでいません。",
-    "closed": "完了またはキャンセルした契約です。",
-}
-
-# Where a fact came from (a verdict's ``fact_sources``).
-SOURCE_LABELS = {"api": "プラットフォームの JSON", "page": "ページ", "list": "一覧"}
-UNKNOWN = "不明"
-BOARD_WITHOUT_JOB = "案件不明のメッセージボード"
-ESCALATION_LABELS = {
-    "lancers": {"available": "「連絡催促申請」ボタンあり", "requested": "連絡催促申請中", "none": "ボタンなし"},
-    "crowdworks": {"requested": "連絡催促を申請中", "none": "申請なし"},
-}
-
-
-# --- filters -----------------------------------------------------------------
-
-
-def _dt(value) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(JST)
-    return parse_instant(value).astimezone(JST)
-
-
-def jdatetime(value) -> str:
-    """2026年11月21日(土) 09:00"""
-    d = _dt(value)
-    if d is None:
-        return "—"
-    return f"{d.year}年{d.month}月{d.day}日({WEEKDAYS[d.weekday()]}) {d:%H:%M}"
-
-
-def jdate(value) -> str:
-    """11月21日(土), with the year when it is not this year's."""
-    d = _dt(value)
-    if d is None:
-        return "—"
-    year = "" if d.year == now().year else f"{d.year}年"
-    return f"{year}{d.month}月{d.day}日({WEEKDAYS[d.weekday()]})"
-
-
-def ago(value, at=None) -> str:
-    """How long before ``at``: たった今 / 12分前 / 3時間前 / 5日前 (or 後 in the future)."""
-    d = _dt(value)
-    if d is None:
-        return "—"
-    delta = (at or now()) - d
-    later = delta.total_seconds() < 0
-    seconds = abs(delta.total_seconds())
-    if seconds < 60:
-        return "たった今"
-    if seconds < 3600:
-        text = f"{int(seconds // 60)}分"
-    elif seconds < 86400:
-        text = f"{int(seconds // 3600)}時間"
-    else:
-        text = f"{int(seconds // 86400)}日"
-    return text + ("後" if later else "前")
-
 
 def register_filters(app) -> None:
     app.jinja_env.filters.update(jdatetime=jdatetime, jdate=jdate, ago=ago)
     app.jinja_env.globals.update(
         contract_title=contract_title,
         board_without_job=board_without_job,
-        STATE_HELP=STATE_HELP,
-        STATE_LABELS=rules.STATE_LABELS,
-        PLATFORM_LABELS=rules.PLATFORM_LABELS,
-        STATUS_LABELS=rules.STATUS_LABELS,
-        PAY_TYPE_LABELS=rules.PAY_TYPE_LABELS,
-        ACTION_LABELS=rules.ACTION_LABELS,
-        STEP_LABELS=STEP_LABELS,
+        STATE_HELP=labels.STATE_HELP,
+        STATE_LABELS=labels.STATE_LABELS,
+        PLATFORM_LABELS=labels.PLATFORM_LABELS,
+        STATUS_LABELS=labels.STATUS_LABELS,
+        PAY_TYPE_LABELS=labels.PAY_TYPE_LABELS,
+        ACTION_LABELS=labels.ACTION_LABELS,
+        STEP_LABELS=labels.STEP_LABELS,
     )
 
 
@@ -169,9 +88,9 @@ def contract_title(v: dict) -> str:
     if v.get("title"):
         return v["title"]
     if board_without_job(v):
-        return BOARD_WITHOUT_JOB
+        return labels.BOARD_WITHOUT_JOB
     noun = "仕事" if v.get("platform") == "lancers" else "契約"
-    return f"{noun} {v.get('contract_id')}（仕事名{UNKNOWN}）"
+    return f"{noun} {v.get('contract_id')}（仕事名{labels.UNKNOWN}）"
 
 
 def identity(v: dict) -> list[dict]:
@@ -180,7 +99,7 @@ def identity(v: dict) -> list[dict]:
     thread_id = v.get("thread_id")
     if v["platform"] == "lancers":
         if board_without_job(v):
-            job = {"label": "仕事", "text": f"{UNKNOWN}（メッセージボードの取引情報が読めていません）", "href": None}
+            job = {"label": "仕事", "text": f"{labels.UNKNOWN}（メッセージボードの取引情報が読めていません）", "href": None}
         else:
             job = {"label": "仕事", "text": v["contract_id"], "href": lancers.work_url(v["contract_id"])}
         board = ({"label": "メッセージボード", "text": thread_id, "href": lancers.thread_url(thread_id)} if thread_id
@@ -198,17 +117,17 @@ def fact_rows(v: dict, messages: list[dict], contract: dict | None) -> list[dict
     sources = v.get("fact_sources") or {}
     platform = v["platform"]
     status = v.get("status")
-    status_text = rules.STATUS_LABELS.get(status, status) if status else None
+    status_text = labels.STATUS_LABELS.get(status, status) if status else None
     if status is None and sources.get("status") == "list" and contract and contract.get("list_status"):
         listed = contract["list_status"]
-        status_text = f"{rules.STATUS_LABELS.get(listed, listed)}（一覧の表示）"
+        status_text = f"{labels.STATUS_LABELS.get(listed, listed)}（一覧の表示）"
     escalation = v.get("escalation")
     facts = [
         ("title", "仕事名", v.get("title")),
         ("client", "クライアント", v.get("client")),
-        ("pay_type", "報酬形式", rules.PAY_TYPE_LABELS.get(v.get("pay_type"), v.get("pay_type"))),
+        ("pay_type", "報酬形式", labels.PAY_TYPE_LABELS.get(v.get("pay_type"), v.get("pay_type"))),
         ("status", "状態", status_text),
-        ("escalation", "連絡催促", ESCALATION_LABELS.get(platform, {}).get(escalation, escalation)),
+        ("escalation", "連絡催促", labels.ESCALATION_LABELS.get(platform, {}).get(escalation, escalation)),
         ("messages", "メッセージ", f"{len(messages)}件" if sources.get("messages") or messages else None),
     ]
     if v["state"] == "unreadable" and not sources:
@@ -224,9 +143,9 @@ def fact_rows(v: dict, messages: list[dict], contract: dict | None) -> list[dict
             source = None
         rows.append({
             "key": key, "label": label, "known": value is not None,
-            "text": value if value is not None else UNKNOWN,
+            "text": value if value is not None else labels.UNKNOWN,
             "source": source or "",
-            "source_text": SOURCE_LABELS.get(source, source) if source else
+            "source_text": labels.SOURCE_LABELS.get(source, source) if source else
             ("—" if value is not None else unknown_why),
         })
     return rows
@@ -241,7 +160,7 @@ def unknown_facts(v: dict) -> list[str]:
 
 
 def freshness(verdict: dict, at: datetime) -> dict:
-    captured = _dt(verdict.get("last_captured_at"))
+    captured = labels.local(verdict.get("last_captured_at"))
     if captured is None:
         return {"text": "未取得", "stale": True}
     return {"text": ago(captured, at) + "に取得", "stale": at - captured >= DAY}
@@ -256,9 +175,9 @@ def row(v: dict, at: datetime) -> dict:
         "title": contract_title(v),
         "board_without_job": board_without_job(v),
         "days": None if days is None else f"{days}{'+' if v.get('silence_is_lower_bound') else ''}",
-        "state_label": rules.STATE_LABELS.get(v["state"], v["state"]),
-        "platform_label": rules.PLATFORM_LABELS.get(v["platform"], v["platform"]),
-        "action_label": rules.ACTION_LABELS.get(action.get("kind"), ""),
+        "state_label": labels.STATE_LABELS.get(v["state"], v["state"]),
+        "platform_label": labels.PLATFORM_LABELS.get(v["platform"], v["platform"]),
+        "action_label": labels.ACTION_LABELS.get(action.get("kind"), ""),
         "action_date": jdate(action["date"]) if action.get("date") else None,
         "action_text": action.get("text") or "",
         "fresh": freshness(v, at),
@@ -276,7 +195,7 @@ def collecting_status(at: datetime) -> dict | None:
     runs = []
     for platform, r in sorted(latest.items()):
         runs.append({
-            "platform": rules.PLATFORM_LABELS.get(platform, platform),
+            "platform": labels.PLATFORM_LABELS.get(platform, platform),
             "when": ago(r.finished_at, at),
             "ok": r.exit_code == 0,
             "text": (f"{r.read}件を読み取り" + (f"、読めないページ {r.unreadable}件" if r.unreadable else "")
@@ -288,7 +207,7 @@ def collecting_status(at: datetime) -> dict | None:
     return {
         "running": getattr(scheduler, "running", False),
         "every": f"{round(interval / 60)}分ごと" if interval else "",
-        "platforms": "・".join(rules.PLATFORM_LABELS.get(p, p) for p in getattr(scheduler, "platforms", [])),
+        "platforms": "・".join(labels.PLATFORM_LABELS.get(p, p) for p in getattr(scheduler, "platforms", [])),
         "runs": runs,
     }
 
@@ -304,8 +223,8 @@ AXIS_Y = 150
 def timeline_picture(messages: list[dict], verdict: dict, at: datetime) -> dict | None:
     """Coordinates for the SVG: messages by sender over time, the silence gap,
     the 7-day line, the eligible / deadline dates and now."""
-    times = [_dt(m["sent_at"]) for m in messages if m.get("sent_at")]
-    marks = [_dt(verdict.get(k)) for k in ("silent_since", "eligible_at", "deadline_at")]
+    times = [labels.local(m["sent_at"]) for m in messages if m.get("sent_at")]
+    marks = [labels.local(verdict.get(k)) for k in ("silent_since", "eligible_at", "deadline_at")]
     instants = [t for t in times + marks + [at] if t is not None]
     if not times:
         return None
@@ -322,7 +241,7 @@ def timeline_picture(messages: list[dict], verdict: dict, at: datetime) -> dict 
     lane_y = {key: y for key, _, y in LANES}
     dots = []
     for m in messages:
-        t = _dt(m["sent_at"])
+        t = labels.local(m["sent_at"])
         if t is None:
             continue
         text = (m.get("text") or "").replace("\n", " ")
@@ -333,14 +252,14 @@ def timeline_picture(messages: list[dict], verdict: dict, at: datetime) -> dict 
         })
     lines = []
     gap = None
-    silent_since = _dt(verdict.get("silent_since"))
+    silent_since = labels.local(verdict.get("silent_since"))
     if silent_since is not None and verdict["state"] != "closed":
         gap = {"x": x(silent_since), "w": max(x(at) - x(silent_since), 0.0),
                "label": f"沈黙 {verdict['silent_days']}日" + ("以上" if verdict.get("silence_is_lower_bound") else "")}
-    eligible = _dt(verdict.get("eligible_at"))
+    eligible = labels.local(verdict.get("eligible_at"))
     if eligible is not None:
         lines.append({"x": x(eligible), "kind": "eligible", "label": f"7日目 {eligible.month}/{eligible.day}"})
-    deadline = _dt(verdict.get("deadline_at"))
+    deadline = labels.local(verdict.get("deadline_at"))
     if deadline is not None:
         lines.append({"x": x(deadline), "kind": "deadline", "label": f"連絡期限 {deadline.month}/{deadline.day}"})
     lines.append({"x": x(at), "kind": "now", "label": "今"})
@@ -364,7 +283,7 @@ def timeline_picture(messages: list[dict], verdict: dict, at: datetime) -> dict 
 def checklist(verdict: dict, steps: list[dict]) -> list[dict]:
     """The escalation path of the contract's platform, in order, with its dates."""
     platform = verdict["platform"]
-    silent_since = _dt(verdict.get("silent_since"))
+    silent_since = labels.local(verdict.get("silent_since"))
     nudge_at = silent_since + rules.NUDGE_DAYS * DAY if silent_since else None
     by_kind: dict[str, list[dict]] = {kind: [] for kind in STEP_KINDS}
     for step in steps:
@@ -378,13 +297,13 @@ def checklist(verdict: dict, steps: list[dict]) -> list[dict]:
              "申請後の支払い確定の対象になりません。", None),
             ("request_filed", "連絡催促申請をする",
              "固定報酬制・進行中で、クライアントの沈黙が7日以上のとき、メッセージページの「連絡催促申請」ボタンから"
-             "申請できます。申請から7日が連絡期限です。", _dt(verdict.get("eligible_at"))),
+             "申請できます。申請から7日が連絡期限です。", labels.local(verdict.get("eligible_at"))),
             ("office_contacted", "事務局（サポート）に問い合わせる",
              "連絡期限を過ぎても進展がないとき、またはボタンが出ないときに、ランサーズのサポートへ相談します。",
-             _dt(verdict.get("deadline_at"))),
+             labels.local(verdict.get("deadline_at"))),
         ]
     else:
-        delivered = _dt(verdict.get("delivered_at"))
+        delivered = labels.local(verdict.get("delivered_at"))
         items = [
             ("reminder_sent", "催促メッセージを送る",
              "沈黙が3日続いたら、メッセージで丁寧に返信をお願いします（下の文面を使えます）。", nudge_at),
@@ -393,7 +312,7 @@ def checklist(verdict: dict, steps: list[dict]) -> list[dict]:
              "「途中終了リクエスト」は仮払いが全額クライアントに返金されるため、納品済みの作業には使いません。", None),
             ("request_filed", "連絡催促を申請する",
              "沈黙が7日以上のとき、契約ページの「契約相手と連絡がとれない場合はこちら」から申請できます"
-             "（事務局が確認します）。", _dt(verdict.get("eligible_at"))),
+             "（事務局が確認します）。", labels.local(verdict.get("eligible_at"))),
             ("office_contacted", "事務局に連絡する",
              "納品から1週間たっても検収されないときは、事務局に検収の対応を依頼します。",
              delivered + 7 * DAY if delivered else None),
@@ -436,7 +355,7 @@ def contract(platform: str, contract_id: str):
         facts=fact_rows(verdict, messages, store.contract(platform, contract_id)),
         unknown_facts=unknown_facts(verdict),
         picture=timeline_picture(messages, verdict, at), checklist=checklist(verdict, steps),
-        fresh=freshness(verdict, at), texts=texts(verdict, steps, at), office=OFFICE.get(platform, "事務局"),
+        fresh=freshness(verdict, at), texts=texts(verdict, steps, at), office=labels.OFFICE.get(platform, "事務局"),
         now_local=at.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
         query=at_query("at" in request.args, at),
     )
@@ -523,7 +442,7 @@ def calendar():
 def texts(verdict: dict, steps: list[dict], at: datetime) -> dict:
     days = verdict.get("silent_days")
     context = {
-        "at": at, "office": OFFICE.get(verdict["platform"], "事務局"),
+        "at": at, "office": labels.OFFICE.get(verdict["platform"], "事務局"),
         "steps": {s["step"]: s for s in steps},
         "silence": "" if days is None else f"（{days}日{'以上' if verdict.get('silence_is_lower_bound') else ''}経過）",
         "deadline": f"（連絡期限 {jdatetime(verdict['deadline_at'])}）" if verdict.get("deadline_at") else "",
@@ -533,7 +452,7 @@ def texts(verdict: dict, steps: list[dict], at: datetime) -> dict:
     to_client, to_office = dict(verdict), dict(verdict)
     if board_without_job(verdict):
         to_client["title"] = f"メッセージボード {verdict.get('thread_id')} のお仕事"
-        to_office["contract_id"] = f"{UNKNOWN}（メッセージボード {verdict.get('thread_id')}）"
+        to_office["contract_id"] = f"{labels.UNKNOWN}（メッセージボード {verdict.get('thread_id')}）"
     elif not verdict.get("title"):
         noun = "仕事 ID" if verdict["platform"] == "lancers" else "契約"
         to_client["title"] = f"{noun} {verdict['contract_id']} のお仕事"

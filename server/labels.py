@@ -1,0 +1,174 @@
+"""Every Japanese word and date format ghostwatch shows, in one place: the CLI,
+the web view, the calendar, the texts to copy and (through the API's verdicts)
+the extension use these, so a contract reads the same everywhere.
+
+Dates: ``when`` (2026年11月17日 15:26) in reasons and texts, ``jdatetime``
+(2026年11月21日(土) 09:00) and ``jdate`` (11月21日(土)) in the web view,
+``short_when`` (11月27日 15:26) in next-step lines.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from collector.timeutil import JST, now, parse_instant
+
+WEEKDAYS = "月火水木金土日"
+
+STATE_LABELS = {
+    "overdue": "期限超過",
+    "eligible": "申請できます",
+    "unconfirmed": "要確認",
+    "unreadable": "読み取り不可",
+    "requested": "申請中",
+    "not_eligible": "申請対象外",
+    "nudge": "催促どき",
+    "ok": "問題なし",
+    "unknown": "未確認",
+    "closed": "終了",
+}
+# What each state means, for the legend of the web view.
+STATE_HELP = {
+    "overdue": "連絡催促申請の連絡期限を過ぎました。事務局の対応を確認します。",
+    "eligible": "連絡催促（ランサーズの「連絡催促申請」、クラウドワークスの事務局への連絡催促）ができます。",
+    "unconfirmed": "クライアントの沈黙は7日以上ですが、取引の情報（状態や「連絡催促申請」ボタンの有無）が"
+                   "読み取れず、申請できるかどうか分かりません。取引のページを開き、「連絡催促申請」ボタンが"
+                   "表示されているか確認してください。",
+    "unreadable": "最新のページを読み取れませんでした。日数は推測しません。ページを開き直して再取得してください。",
+    "requested": "連絡催促を申請済みです。連絡期限まで返信を待ちます。",
+    "not_eligible": "沈黙は7日以上ですが、連絡催促申請の条件を満たしていません（時間報酬制、計画変更中など）。",
+    "nudge": "沈黙が3日以上続いています。丁寧な催促メッセージを送るころです。",
+    "ok": "今は待ちましょう。",
+    "unknown": "一覧で見ただけで、メッセージはまだ読み込んでいません。",
+    "closed": "完了またはキャンセルした契約です。",
+}
+PLATFORM_LABELS = {"lancers": "ランサーズ", "crowdworks": "クラウドワークス"}
+OFFICE = {"lancers": "ランサーズ事務局", "crowdworks": "クラウドワークス事務局"}
+STATUS_LABELS = {
+    "in_progress": "進行中",
+    "delivered": "納品済み（検収待ち）",
+    "plan_change": "計画変更中",
+    "completed": "完了",
+    "cancelled": "キャンセル",
+}
+PAY_TYPE_LABELS = {"fixed": "固定報酬", "hourly": "時間報酬"}
+# The next action in a word or two, for narrow places (the CLI table, the badge title).
+ACTION_LABELS = {
+    "file_request": "連絡催促申請をする",
+    "contact_office": "事務局に連絡する",
+    "check_support": "事務局の対応を確認",
+    "wait_deadline": "連絡期限まで待つ",
+    "remind": "催促メッセージを送る",
+    "wait": "待つ",
+    "ask_support": "サポートに相談",
+    "reread": "ページを再取得",
+    "check_page": "申請ボタンを確認",
+    "open": "ページを開く",
+    "none": "なし",
+}
+# Actions due now (today), as opposed to waiting until a date.
+ACTIONS_DUE_NOW = ("file_request", "contact_office", "check_support", "remind", "reread", "check_page", "open",
+                   "ask_support")
+STEP_LABELS = {
+    "reminder_sent": "催促メッセージを送った",
+    "report_filed": "完了報告（納品）をした",
+    "office_contacted": "事務局に連絡した",
+    "request_filed": "連絡催促を申請した",
+}
+# Where a fact came from (a verdict's ``fact_sources``).
+SOURCE_LABELS = {"api": "プラットフォームの JSON", "page": "ページ", "list": "一覧"}
+UNKNOWN = "不明"
+BOARD_WITHOUT_JOB = "案件不明のメッセージボード"
+ESCALATION_LABELS = {
+    "lancers": {"available": "「連絡催促申請」ボタンあり", "requested": "連絡催促申請中", "none": "ボタンなし"},
+    "crowdworks": {"requested": "連絡催促を申請中", "none": "申請なし"},
+}
+
+
+# --- dates ---------------------------------------------------------------------
+
+
+def local(value) -> datetime | None:
+    """An instant (a datetime or an ISO 8601 string) in Japan time; None for none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(JST)
+    return parse_instant(value).astimezone(JST)
+
+
+def when(value) -> str:
+    """2026年11月17日 15:26"""
+    d = local(value)
+    return "—" if d is None else f"{d.year}年{d.month}月{d.day}日 {d:%H:%M}"
+
+
+def short_when(value, at=None) -> str:
+    """11月27日 15:26 (with the year when it is not the year of ``at``)."""
+    d = local(value)
+    if d is None:
+        return "—"
+    year = "" if d.year == (local(at) or now()).year else f"{d.year}年"
+    return f"{year}{d.month}月{d.day}日 {d:%H:%M}"
+
+
+def jdatetime(value) -> str:
+    """2026年11月21日(土) 09:00"""
+    d = local(value)
+    return "—" if d is None else f"{d.year}年{d.month}月{d.day}日({WEEKDAYS[d.weekday()]}) {d:%H:%M}"
+
+
+def jdate(value) -> str:
+    """11月21日(土), with the year when it is not this year's."""
+    d = local(value)
+    if d is None:
+        return "—"
+    year = "" if d.year == now().year else f"{d.year}年"
+    return f"{year}{d.month}月{d.day}日({WEEKDAYS[d.weekday()]})"
+
+
+def ago(value, at=None) -> str:
+    """How long before ``at``: たった今 / 12分前 / 3時間前 / 5日前 (or 後 in the future)."""
+    d = local(value)
+    if d is None:
+        return "—"
+    delta = (at or now()) - d
+    later = delta.total_seconds() < 0
+    seconds = abs(delta.total_seconds())
+    if seconds < 60:
+        return "たった今"
+    if seconds < 3600:
+        text = f"{int(seconds // 60)}分"
+    elif seconds < 86400:
+        text = f"{int(seconds // 3600)}時間"
+    else:
+        text = f"{int(seconds // 86400)}日"
+    return text + ("後" if later else "前")
+
+
+ESCALATE_WORDS = {"lancers": "連絡催促申請できます", "crowdworks": "事務局に連絡催促できます"}
+
+
+def action_line(next_action: dict | None, eligible_at, platform: str, at) -> str:
+    """The next step in one line, today apart from later:
+    「今日: 催促メッセージを送る · 11月27日 15:26 から連絡催促申請できます」.
+    An action due now never carries a future date; a later one says from when."""
+    action = next_action or {}
+    kind = action.get("kind") or "none"
+    label = ACTION_LABELS.get(kind, kind)
+    if kind == "none":
+        return "対応は不要です"
+    date = local(action.get("date"))
+    if kind in ACTIONS_DUE_NOW:
+        line = f"今日: {label}"
+        later = local(eligible_at)
+        if kind == "remind" and later is not None and later > local(at):
+            line += f" · {short_when(later, at)} から{ESCALATE_WORDS.get(platform, '連絡催促できます')}"
+        elif date is not None and date > local(at):
+            line += f" · {short_when(date, at)} から"
+        return line
+    if kind == "wait" and date is not None:
+        return f"{short_when(date, at)} まで待つ（返信がなければ催促）"
+    if kind == "wait_deadline" and date is not None:
+        return f"連絡期限 {short_when(date, at)} まで待つ"
+    return label
