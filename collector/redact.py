@@ -353,7 +353,7 @@ class Redactor:
     def _json_key(self, key: str) -> str:
         if isinstance(key, str) and key.isascii() and key.isdigit():
             return self.ident(key)
-        if isinstance(key, str) and re.fullmatch(r"[A-Za-z_$@][\w$@.\-]{0,60}", key):
+        if isinstance(key, str) and re.fullmatch(r"[A-Za-z_$@][\w$\-]{0,60}", key):
             return key
         return shape(str(key))
 
@@ -487,7 +487,7 @@ class Redactor:
             except ValueError:
                 pass
         if name in ENUM_ATTRS and ENUM_VALUE.match(stripped):
-            return f"{name_shown}={stripped}"
+            return f"{name_shown}={self._token(stripped)}"
         if name in ("content", "value") and tag in ("meta", "input"):
             return f"{name_shown}={shape(stripped)}"
         return f"{name_shown}={self.text(stripped)}"

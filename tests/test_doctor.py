@@ -192,6 +192,14 @@ def test_doctor_not_logged_in(ghostwatch, site, home):
     assert "ghostwatch login --platform crowdworks" in run.stderr
 
 
+@pytest.mark.browser
+def test_doctor_human_check(ghostwatch, site, home):
+    site.human_check = True
+    run, report, _ = doctor(ghostwatch, site, "--platform", "lancers")
+    assert run.returncode == 8
+    assert report["platforms"][0]["exit_code"] == 8
+
+
 def test_redact_a_stored_snapshot(ghostwatch, home):
     """``ghostwatch redact SNAPSHOT_ID`` on every corpus capture stored in a real database."""
     from collector.timeutil import parse_instant

@@ -205,3 +205,20 @@ def test_marker_literals_stand_in_the_readers():
                     for part in str(literal).split("."):
                         assert f'"{part}"' in code or f"'{part}'" in code or f"_{part}_" in code or (
                             f'"{part}' in code), f"{module.__name__}.{name}: {part!r} is not read by the code"
+
+
+def test_values_in_attributes_and_keys_are_redacted():
+    r = Redactor(KEY)
+    html = ('<html><body><label for="user-48620177">x</label>'
+            '<div id="message-60572662" class="item user-99887766" data-user="taro@example.com" '
+            'title="山田 太郎" aria-label="山田さんのメッセージ">'
+            '<a href="/profile/taro_yamada?ref=mail&amp;uid=1862044#top">taro</a>'
+            '<script type="application/json">{"taro@example.com": {"name": "山田"}, "1862044": 1}</script>'
+            '<input type="hidden" name="authenticity_token" value="Zx9vQ2kLmN8pR4sT6uV1wX3yA5bC7dE=">'
+            '</div></body></html>')
+    text = "\n".join(r.skeleton(html))
+    for value in ("48620177", "60572662", "99887766", "taro", "example", "山田", "太郎", "1862044",
+                  "Zx9vQ2kLmN8pR4sT6uV1wX3yA5bC7dE"):
+        assert value not in text, value
+    assert "div#message-" + r.ident("60572662") in text and ".item.user-" in text
+    assert "label [for=user-" + r.ident("48620177") + "]" in text
