@@ -213,7 +213,7 @@ ENUM_ATTRS = frozenset({"type", "rel", "role", "method", "target", "lang", "char
                         "autocomplete", "hidden", "disabled", "aria-hidden", "aria-expanded", "loading",
                         "crossorigin", "media", "dir", "property", "itemprop", "enctype", "name", "as",
                         "referrerpolicy", "tabindex", "colspan", "rowspan", "scope", "width", "height"})
-ENUM_VALUE = re.compile(r"^[A-Za-z_][\w:.\-]{0,40}$|^\d{1,4}$")
+ENUM_VALUE = re.compile(r"^[A-Za-z_][\w:.\-/+]{0,40}$|^\d{1,4}$")
 SKIP_CONTENT = frozenset({"style", "svg", "noscript", "template"})
 JSON_SCRIPT_TYPES = ("application/json", "application/ld+json")
 MAX_LINES = 4000
@@ -489,6 +489,8 @@ class Redactor:
         if name in ENUM_ATTRS and ENUM_VALUE.match(stripped):
             return f"{name_shown}={self._token(stripped)}"
         if name in ("content", "value") and tag in ("meta", "input"):
+            if stripped.startswith(("https://", "http://")) and " " not in stripped:
+                return f"{name_shown}={self.url(stripped)}"
             return f"{name_shown}={shape(stripped)}"
         return f"{name_shown}={self.text(stripped)}"
 
