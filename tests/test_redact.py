@@ -62,9 +62,11 @@ def private_values(page) -> tuple[set[str], set[str]]:
             if value:
                 texts.add(value)
                 texts.update(line for line in value.split("\n") if len(line) >= 8)
-        if el.tag == "dd":  # the Lancers deal panel's values (client ...)
+        if el.tag in ("dd", "td"):  # the deal panel's and the tables' values (client, amount, dates ...)
             if text_of(el) and text_of(el) not in markers.known_texts():
                 texts.add(text_of(el))
+        if el.tag == "script" and (el.get("type") or "") == "application/json" and el.text:
+            walk(json.loads(el.text))  # the page's config: the user's name and ids
         for attr in ("href", "id", "data"):
             ids.update(re.findall(r"\d{6,}", el.get(attr) or ""))
     return {t for t in texts if len(t.strip()) >= 2}, ids
