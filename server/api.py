@@ -32,7 +32,8 @@ from collector.capture import parse_responses
 from collector.pages import NotAPage, UnsupportedURL
 from collector.timeutil import iso, now, parse_instant
 from server import __version__, rules, service
-from server.app import api_error, get_store
+from server.db import get_store
+from server.errors import api_error
 from server.store import STEP_KINDS
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -3,8 +3,8 @@
     from server.app import create_app
     app = create_app(db_path, token, port=8765)
 
-Every request opens its own connection to the store (``g.store``) and closes
-it when the request ends; the store runs SQLite in WAL mode with a busy
+Every request opens its own connection to the store (``server/db.py``) and
+closes it when the request ends; the store runs SQLite in WAL mode with a busy
 timeout, so the extension, the collector and the web view write at once
 without "database is locked".  See ``server/security.py`` for the checks every
 request goes through, and ``docs/server.md`` for the routes.
@@ -20,87 +20,28 @@ template output (Jinja's ``finalize``) and in the calendar.
 from __future__ import annotations
 
 import json
-import logging
-import re
-import unicodedata
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from flask import Flask, g, jsonify, redirect, render_template, request, url_for
-from markupsafe import Markup
+from flask import Flask, current_app, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from server import __version__, security
-from server.store import Store
-
-MAX_BODY_BYTES = 10 * 1024 * 1024
-PATH_SAFE = "/:@!$&'()*+,;=-._~%"
-
-log = logging.getLogger("ghostwatch.server")
-
-
-def get_store() -> Store:
-    """The store for this request (one SQLite connection per request)."""
-    if "store" not in g:
-        from flask import current_app
-
-        g.store = Store(current_app.config["GHOSTWATCH_DB"])
-    return g.store
-
-
-def close_store(exc=None) -> None:
-    store = g.pop("store", None)
-    if store is not None:
-        store.close()
-
-
-def is_api(path: str) -> bool:
-    return path == "/api" or path.startswith("/api/")
-
-
-def api_error(status: int, code: str, message: str, **extra):
-    body = {"error": code, "message": message, **extra}
-    return jsonify(body), status
-
-
-def page_error(status: int, title: str, message: str):
-    return render_template("error.html", status=status, title=title, message=message), status
-
-
-def quoted_path(path: str) -> str:
-    """``path`` as it may go into a header or a log line: CR, LF, spaces, controls
-    and non-ASCII percent-encoded."""
-    return quote(path, safe=PATH_SAFE, errors="backslashreplace")
-
-
-# --- text from pages, shown neutralised ------------------------------------------
-
-# Bidirectional embeddings, overrides and isolates, the marks, and zero-width
-# characters: a client's title could reorder or hide what the user reads.
-INVISIBLE = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
-
-
-def _emoji_joiner(text: str, at: int) -> bool:
-    """A ZERO WIDTH JOINER inside an emoji sequence (👨‍👩‍👧, 🏳️‍🌈): kept."""
-    if text[at] != "\u200d" or at == 0 or at + 1 >= len(text):
-        return False
-    before, after = text[at - 1], text[at + 1]
-    return (unicodedata.category(after) == "So"
-            and (unicodedata.category(before) in ("So", "Sk") or before == "\ufe0f"))
-
-
-def plain(value):
-    """``value`` with every bidirectional control and zero-width character shown
-    as ``<U+202E>`` (a joiner inside an emoji kept); anything not a string passes
-    unchanged (Markup stays Markup, its replacement escaped)."""
-    if not isinstance(value, str) or not INVISIBLE.search(value):
-        return value
-    text = str(value)
-    shown = "&lt;U+{:04X}&gt;" if isinstance(value, Markup) else "<U+{:04X}>"
-    out = INVISIBLE.sub(lambda m: m.group() if _emoji_joiner(text, m.start()) else shown.format(ord(m.group())),
-                        text)
-    return Markup(out) if isinstance(value, Markup) else out
-
+from server import __version__, api, db, security, views
+from server.errors import (  # noqa: F401 - MAX_BODY_BYTES: serve_cmd sizes waitress by it
+    MAX_BODY_BYTES,
+    api_error,
+    http_error,
+    is_api,
+    out_of_range,
+    page_error,
+    quoted_path,
+    too_large,
+    unauthorised_page,
+    unexpected_error,
+)
+from server.neutral import plain
+from server.options import resolve_db
+from server.paths import calendar_token_path, secure_data_files, secure_db, sessions_path, token_path
 
 def create_app(db_path: str | Path | None = None, token: str | None = None, port: int | None = None,
                settings: dict | None = None, scheduler=None, extra_hosts: tuple[str, ...] = ()) -> Flask:
@@ -109,9 +50,6 @@ def create_app(db_path: str | Path | None = None, token: str | None = None, port
     token, made if missing).  ``port`` is the port the server listens on: Host
     headers must name it; ``extra_hosts`` are IP literals answered besides the
     loopback names (the address of ``serve --host … --expose-to-network``)."""
-    from server.options import resolve_db
-    from server.paths import secure_db, secure_data_files, sessions_path, token_path
-
     secure_data_files()
     app = Flask(__name__)
     app.config.update(
@@ -131,11 +69,7 @@ def create_app(db_path: str | Path | None = None, token: str | None = None, port
     app.jinja_env.finalize = plain  # every {{ … }}, before autoescape
     app.jinja_env.filters["plain"] = plain
 
-    # Create the database (and its tables) once, before the first request.
-    Store(app.config["GHOSTWATCH_DB"]).close()
-
-    from server import api, views
-
+    db.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     app.add_url_rule("/pair/calendar-token", "reset_calendar_token", reset_calendar_token, methods=["POST"])
@@ -143,7 +77,6 @@ def create_app(db_path: str | Path | None = None, token: str | None = None, port
     app.before_request(refuse_bad_json)
     app.after_request(after_logout)
     app.after_request(security.secure_headers)
-    app.teardown_appcontext(close_store)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(OverflowError, out_of_range)
     app.register_error_handler(Exception, unexpected_error)
@@ -155,8 +88,6 @@ def create_app(db_path: str | Path | None = None, token: str | None = None, port
 
 def calendar_context() -> dict:
     """``calendar_url`` for the pairing page: the feed with its own read-only token."""
-    from flask import current_app
-
     if request.endpoint != "views.pair":
         return {}
     port = current_app.config["GHOSTWATCH_PORT"] or 8765
@@ -165,8 +96,6 @@ def calendar_context() -> dict:
 
 def reset_calendar_token():
     """``POST /pair/calendar-token``: a new calendar token; the old feed URL stops working."""
-    from server.paths import calendar_token_path
-
     security.write_token(calendar_token_path())
     return redirect(url_for("views.pair") + "#calendar", code=303)
 
@@ -179,8 +108,6 @@ def after_logout(response):
 
 def guard():
     """Every request's checks, in order: Host, cross-site writes, token/cookie, size."""
-    from flask import current_app
-
     port = current_app.config["GHOSTWATCH_PORT"]
     extra = current_app.config["GHOSTWATCH_HOSTS"]
     api = is_api(request.path)
@@ -273,55 +200,3 @@ def refuse_bad_json():
     return None
 
 
-def unauthorised_page(wrong_token: bool = False):
-    from flask import current_app
-
-    port = current_app.config["GHOSTWATCH_PORT"] or 8765
-    return (
-        render_template("unauthorized.html", port=port, wrong_token=wrong_token),
-        401,
-        {"WWW-Authenticate": 'Bearer realm="ghostwatch"'},
-    )
-
-
-def too_large():
-    message = f"本文が大きすぎます（上限 {MAX_BODY_BYTES // (1024 * 1024)} MB）。"
-    if is_api(request.path):
-        return api_error(413, "payload_too_large", message)
-    return page_error(413, "本文が大きすぎます", message)
-
-
-ERROR_TITLES = {
-    400: "リクエストが正しくありません",
-    404: "見つかりません",
-    405: "この方法では使えません",
-    413: "本文が大きすぎます",
-}
-
-
-def http_error(err: HTTPException):
-    if err.code == 413:
-        return too_large()
-    if is_api(request.path):
-        return api_error(err.code or 500, (err.name or "error").lower().replace(" ", "_"), err.description or "")
-    title = ERROR_TITLES.get(err.code, err.name)
-    return page_error(err.code or 500, title, err.description if err.code != 404 else "ページが見つかりません。")
-
-
-def out_of_range(err: OverflowError):
-    """An instant at the edge of what ``datetime`` holds (0001-01-01T00:00+09:00 is
-    before year 1 in UTC), or a number SQLite cannot store: bad input, not a fault.
-    The store's transaction has rolled back: nothing was written."""
-    message = ("日時か数値が扱える範囲の外です（日時は ISO 8601 で、たとえば 2026-11-21T09:00:00+09:00 の"
-               "ように指定してください）。")
-    if is_api(request.path):
-        return api_error(422, "out_of_range", message)
-    return page_error(400, ERROR_TITLES[400], message)
-
-
-def unexpected_error(err: Exception):
-    # The traceback goes to the log; a request body never does (it is not part of it).
-    log.exception("unexpected error on %s %s", request.method, quoted_path(request.path))
-    if is_api(request.path):
-        return api_error(500, "internal_error", f"サーバー内部のエラーです: {type(err).__name__}")
-    return page_error(500, "サーバー内部のエラー", f"{type(err).__name__}（サーバーのログを確認してください）")

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 from collector.timeutil import parse_instant
 from server import labels
-from server.app import plain
+from server.neutral import plain
 
 EVENT_MINUTES = 30
 

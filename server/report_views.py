@@ -18,7 +18,7 @@ import json
 from flask import Blueprint, Response, abort
 
 from collector.redact import Redactor
-from server.app import get_store
+from server.db import get_store
 from server.doctor_cmd import redact_key, snapshot_report, write_report
 
 bp = Blueprint("reports", __name__)

@@ -33,7 +33,7 @@ from collector import lancers
 from collector.timeutil import DAY, JST, iso, now, parse_instant
 from server import labels, rules, service
 from server.labels import ago, jdate, jdatetime
-from server.app import get_store
+from server.db import get_store
 from server.store import STEP_KINDS, UNKNOWN_JOB_PREFIX
 
 bp = Blueprint("views", __name__)

@@ -573,7 +573,7 @@ def test_invisible_controls_from_a_page_are_shown_neutralised(live_server):
 def test_plain_leaves_ordinary_text_and_markup_alone():
     from markupsafe import Markup
 
-    from server.app import plain
+    from server.neutral import plain
 
     assert plain("お世話になります。👨\u200d👩\u200d👧 🏳\ufe0f\u200d🌈") == "お世話になります。👨\u200d👩\u200d👧 🏳\ufe0f\u200d🌈"
     assert plain("a\u200db") == "a<U+200D>b"
