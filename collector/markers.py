@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from collector import crowdworks, lancers
 from collector.capture import find_response, parse_responses
-from collector.html import class_has_stem, has_stem, text_of, visible_text
+from collector.html import class_has_stem, has_class, has_stem, text_of, visible_text
 from collector.reading import ContractList, Inquiry, LayoutError, Thread, Unreadable
 
 PLATFORMS = ("lancers", "crowdworks")
@@ -314,14 +314,8 @@ def _all_items(items, dotted: str) -> bool | None:
 
 
 def _dd(deal, label: str) -> str | None:
-    if deal is None:
-        return None
-    for dt in deal.iter("dt"):
-        if text_of(dt) == label:
-            dd = dt.getnext()
-            if dd is not None and dd.tag == "dd":
-                return text_of(dd)
-    return None
+    """The deal panel's value for a label, as the reader takes it (``lancers._deal_value``)."""
+    return lancers._deal_value(deal, label) if deal is not None else None
 
 
 def _crowdworks_markers() -> list[Marker]:
@@ -335,9 +329,7 @@ def _crowdworks_markers() -> list[Marker]:
     # the active contracts list
     def sections(p, name=None):
         names = [name] if name else [s for s, _ in C.SECTIONS]
-        return [s for n in names for s in p.xpath(f"//div[contains(concat(' ', normalize-space(@class), ' '), "
-                                                    f"' {n} ') and contains(concat(' ', normalize-space(@class), ' '),"
-                                                    f" ' section ')]")]
+        return [s for n in names for s in p.xpath(f"//div[{has_class(n)} and {has_class('section')}]")]
 
     def rows(p):
         return [r for s in sections(p) for r in s.iter("tr") if r.findall("td")]

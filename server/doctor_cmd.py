@@ -192,6 +192,9 @@ class _Recording:
         self.options = browser.options
         self.records: list[dict] = []
 
+    def __getattr__(self, name):  # anything else the join may use: the browser's own
+        return getattr(self.browser, name)
+
     def get(self, url, platform, sleeper):
         record = self.browser.get(url, platform, sleeper)
         self.records.append(record)
