@@ -344,6 +344,10 @@ def print_report(report: dict, echo) -> None:
             echo(f"  開けませんでした: {f['url']}: {f['error']}")
         for s in p["skipped"]:
             echo(f"  開いていません: {s['url']}: {s['reason']}")
+        unchecked = [c for c in p["checklist"] if c["status"] == "unchecked"]
+        if unchecked:
+            kinds = "・".join(sorted({c["page"] for c in unchecked}))
+            echo(f"-- 確認できなかった目印 {len(unchecked)} 件（{kinds}: 開けるページがありませんでした）")
         if p["problems"]:
             echo(f"-- 問題 {len(p['problems'])} 件")
             for problem in p["problems"]:

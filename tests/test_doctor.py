@@ -193,6 +193,20 @@ def test_doctor_not_logged_in(ghostwatch, site, home):
 
 
 @pytest.mark.browser
+def test_doctor_with_no_open_contract(ghostwatch, site, home):
+    """An account with no open contract: the list's markers are checked, the contract
+    pages' cannot be (said so, not an error)."""
+    empty = next(p for p in pages() if p.name == "crowdworks/contracts_active_empty")
+    site.route(empty.url, empty.html.read_bytes())
+    run, report, _ = doctor(ghostwatch, site, "--platform", "crowdworks")
+    assert run.returncode == 0, run.stdout[-3000:]
+    marks = checklist(report, "crowdworks")
+    assert marks["crowdworks.contract_list.nodata"]["status"] == "found"
+    assert marks["crowdworks.thread.thread"]["status"] == "unchecked"
+    assert "確認できなかった目印" in run.stdout and "thread: 開けるページがありませんでした" in run.stdout
+
+
+@pytest.mark.browser
 def test_doctor_human_check(ghostwatch, site, home):
     site.human_check = True
     run, report, _ = doctor(ghostwatch, site, "--platform", "lancers")
