@@ -305,3 +305,28 @@ def test_web_view_saves_the_structure_report(home, monkeypatch):
         assert err.value.code == 404
     finally:
         server.shutdown()
+
+
+def test_disagreements_between_reading_and_page():
+    """The JSON has a message the page does not show (no folded history), and the
+    list's state is not the page's: both named, without a value of the page."""
+    from lxml import etree
+
+    from collector import markers
+    from collector.pages import read_page
+    from collector.redact import Redactor
+    from collector.timeutil import parse_instant
+
+    page = next(p for p in pages() if p.name == "crowdworks/contract_recent")
+    doc = etree.fromstring(page.html.read_bytes(), etree.HTMLParser(encoding="utf-8"))
+    item = doc.xpath("//*[@id='message-429201803']")[0]
+    item.getparent().remove(item)
+    html = etree.tostring(doc, method="html", encoding="unicode")
+    reading = read_page(html, page.url, parse_instant(page.meta["captured_at"]), page.responses_list())
+    assert reading.status == "in_progress"
+    checked = markers.Page("crowdworks", "thread", page.url, html, page.responses_list(), reading,
+                           listed_status="delivered", listed_id=page.expected["contract_id"])
+    found = markers.disagreements(checked, Redactor(b"k"))
+    assert "messages.json に、ページに表示されていないメッセージが 1 件あります（折りたたみ表示なし）" in found
+    assert "一覧の状態 (delivered) とページの状態 (in_progress) が違います" in found
+    assert not any("429201803" in d or page.expected["contract_id"] in d for d in found)
