@@ -695,7 +695,11 @@ def hints(marker: Marker, pages: list[Page], redactor) -> list[str]:
     """For a missing text marker: where its text stands instead (element chains)."""
     if marker.kind not in ("text", "selector"):
         return []
-    texts = re.findall(r"「([^」]+)」", marker.what) or ([marker.what] if marker.kind == "text" else [])
+    texts = re.findall(r"「([^」]+)」", marker.what)
+    if not texts and re.search(r"[∈∋]", marker.what):  # one of several words: any of them
+        texts = re.split(r"[∈∋]\s*", marker.what, maxsplit=1)[1].split("/")
+    elif not texts and marker.kind == "text":
+        texts = [marker.what]
     out = []
     for page in pages:
         if page.doc is None:

@@ -30,7 +30,7 @@ from collector import markers
 from collector.pages import NotAPage, UnsupportedURL, identify, read_page
 from collector.reading import ContractList, Unreadable
 from collector.redact import Redactor
-from collector.timeutil import iso, now
+from collector.timeutil import iso, now, parse_instant
 from server import __version__, rules
 from server.collect_cmd import _profile, _sigterm_as_exit, browser_options
 from server.options import db_option, open_store
@@ -134,8 +134,6 @@ def snapshot_report(store, snapshot_id: int, redactor: Redactor) -> dict:
         raise KeyError(snapshot_id)
     url, platform, page_kind, captured_at, source, read_state, reason = row
     html, responses = store.snapshot_capture(snapshot_id)
-    from collector.timeutil import parse_instant
-
     reading = _read(html, url, parse_instant(captured_at), responses)
     kind = "thread" if page_kind in ("thread", "inquiry") else "contract_list"
     page = markers.Page(platform, kind, url, html.decode("utf-8", "replace"), responses, reading)
@@ -381,7 +379,7 @@ def register(cli):
               help="Seconds before the first retry; doubled for each further one.")
 @browser_options(headed_default=False)
 def doctor(platform, limit, output, delay, timeout, retries, backoff, browser_path, browser_args,
-            ignore_https_errors, headed, profile_dir):
+           ignore_https_errors, headed, profile_dir):
     """Check what Lancers / CrowdWorks send against what ghostwatch's readers rely on.
 
     Opens, on the profile of `ghostwatch login` (headless, one page at a time),
