@@ -24,11 +24,15 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from collector.capture import Capture, parse_responses
-from collector.pages import NotAPage, UnsupportedURL, read_page
-from collector.timeutil import iso, now
-from server import __version__, collect_cmd, labels, rules, serve_cmd, service
-from server.options import INSTANT, db_option, open_store
+from server import click_ja
+
+click_ja.install()  # before any command is defined: click names its types' words when they are made
+
+from collector.capture import Capture, parse_responses  # noqa: E402
+from collector.pages import NotAPage, UnsupportedURL, read_page  # noqa: E402
+from collector.timeutil import iso, now  # noqa: E402
+from server import __version__, collect_cmd, labels, rules, serve_cmd, service  # noqa: E402
+from server.options import INSTANT, db_option, open_store  # noqa: E402
 
 
 class BadInput(click.ClickException):
@@ -63,20 +67,21 @@ def cli():
 
 
 capture_options = [
-    click.option("--url", default=None, help="The URL the page was saved from (for an HTML file)."),
+    click.option("--url", default=None, help="ページの URL（HTML ファイルのとき）。"),
     click.option(
         "--captured-at",
         type=INSTANT,
         default=None,
-        help="When the page was captured (ISO 8601; default: now).",
+        help="ページを取得した日時（ISO 8601、既定: 今）。",
     ),
     click.option(
         "--responses",
         "responses_file",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         default=None,
-        help="A JSON file: the list of same-origin responses captured with the page "
-        "([{url, status, content_type, body}], as in the corpus' *.responses.json).",
+        metavar="FILE",
+        help="ページと一緒に取得した JSON 応答の一覧のファイル "
+        "（[{url, status, content_type, body}]、コーパスの *.responses.json と同じ形）。",
     ),
 ]
 
@@ -135,10 +140,11 @@ def _json_object(raw: bytes) -> dict | None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_capture_options
 def parse(file, url, captured_at, responses_file):
-    """Read a saved capture and print what it says, as JSON (stores nothing).
+    """保存したキャプチャを読み、読み取った内容を JSON で表示します（保存はしません）。
 
-    FILE is a capture JSON, or a saved HTML page with --url (and its responses
-    with --responses)."""
+    FILE はキャプチャの JSON、または --url を付けた保存済みの HTML ページ（--responses で JSON 応答も）。
+
+    Read a saved capture and print what it says, as JSON."""
     capture = load_capture(file, url, captured_at, responses_file)
     try:
         reading = read_page(capture.html, capture.url, capture.captured_at, capture.responses)
@@ -162,15 +168,16 @@ def ingest_output(answer: dict) -> dict:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_capture_options
-@click.option("--at", type=INSTANT, default=None, help="Judge at this instant (default: now).")
+@click.option("--at", type=INSTANT, default=None, help="この日時の時点で判定します（既定: 今）。")
 @db_option
 def ingest(files, url, captured_at, responses_file, at, db_path):
-    """Store saved captures, read them, and print each contract's verdict as JSON.
+    """キャプチャを保存して読み、契約ごとの判定を JSON で表示します。
 
-    Each FILE is a capture JSON; or one saved HTML page with --url (and its
-    responses with --responses).  Every file is checked before anything is
-    stored: one bad file and nothing is written.  With several files, a JSON
-    list is printed, one answer per file."""
+    FILE はキャプチャの JSON（複数可）、または --url を付けた HTML ページ 1 つ。
+
+    保存の前にすべてのファイルを確かめ、1 つでも読めなければ何も保存しません。複数なら判定の一覧を表示します。
+
+    Store saved captures and print each contract's verdict as JSON."""
     if url and len(files) > 1:
         raise BadInput("--url は HTML ファイル 1 つのときだけ指定できます（複数ならキャプチャの JSON を渡してください）")
     captures = [load_capture(path, url, captured_at, responses_file) for path in files]
@@ -227,15 +234,16 @@ def status_exit_code(verdicts: list[dict]) -> int:
   3  催促・確認・再取得が必要な契約があります (nudge, unconfirmed, unreadable)
   4  連絡催促申請ができる、または期限を過ぎた契約があります (eligible, overdue)
   2  入力の誤り (bad input)""")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of verdicts.")
-@click.option("--at", type=INSTANT, default=None, help="Judge at this instant (default: now).")
-@click.option("--all", "include_closed", is_flag=True, help="Include closed contracts in the table.")
+@click.option("--json", "as_json", is_flag=True, help="JSON（判定の一覧）で出力します。")
+@click.option("--at", type=INSTANT, default=None, help="この日時の時点で判定します（既定: 今）。")
+@click.option("--all", "include_closed", is_flag=True, help="終了した契約も表に含めます。")
 @db_option
 def status(as_json, at, include_closed, db_path):
-    """Every contract, most urgent first: silence, state and the next action.
+    """すべての契約を急ぐ順に、沈黙の日数・状態・次の対応とともに表示します。
 
-    Exits non-zero when something needs action (see the codes below), so that a
-    scheduled job can alert."""
+    対応が必要なときは 0 以外で終了します（下の終了コード）。定期実行のジョブから通知に使えます。
+
+    Every contract, most urgent first; exits non-zero when something needs action."""
     with open_store(db_path) as store:
         verdicts = service.status(store, at)
     code = status_exit_code(verdicts)
@@ -284,7 +292,9 @@ def status(as_json, at, include_closed, db_path):
 @cli.command()
 @db_option
 def reparse(db_path):
-    """Re-read every stored snapshot with the current adapters.
+    """保存済みのキャプチャをすべて、いまの読み取り規則で読み直します。
+
+    Re-read every stored snapshot with the current adapters.
 
     Run it after updating ghostwatch for a change in a platform's pages: the
     contracts and messages are rebuilt from the raw snapshots (your recorded

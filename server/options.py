@@ -17,8 +17,9 @@ def db_option(fn):
         "db_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="SQLite database (default: ghostwatch.db in the data directory; "
-        "GHOSTWATCH_HOME moves the data directory).",
+        metavar="PATH",
+        help="SQLite のデータベース（既定: データフォルダーの ghostwatch.db。"
+        "GHOSTWATCH_HOME でデータフォルダーごと移せます）。",
     )(fn)
 
 

@@ -36,7 +36,7 @@ def test_db_option_puts_the_database_elsewhere(ghostwatch, tmp_path):
 def test_missing_file(ghostwatch):
     run = ghostwatch("parse", "no-such-page.html", "--url", SILENT_URL)
     assert run.returncode != 0
-    assert "no-such-page.html" in run.stderr and "does not exist" in run.stderr
+    assert "'no-such-page.html' がありません" in run.stderr
 
 
 def test_url_of_no_supported_page(ghostwatch):
