@@ -172,3 +172,34 @@ def action_line(next_action: dict | None, eligible_at, platform: str, at) -> str
     if kind == "wait_deadline" and date is not None:
         return f"連絡期限 {short_when(date, at)} まで待つ"
     return label
+
+
+# --- the web view's timeline, today's list, calendar links, settings ---------------
+
+SENDER_LABELS = {"client": "クライアント", "me": "あなた", "system": "システム"}
+# The marks of the SVG timeline ("{days}" is a rule number from server.rules).
+MARK_LABELS = {
+    "eligible": "沈黙{days}日目",
+    "deadline": "連絡期限",
+    "delivered": "納品",
+    "kenshu": "検収の目安",
+    "captured": "最新のページ",
+    "now": "今",
+}
+SILENCE_PROVEN = "沈黙 {days}日{more}（ページで確認）"
+UNOBSERVED = "未確認 {days}日（取得後のページなし）"
+TODAY_HEADING = "今日やること"
+TODAY_NONE = "今日やることはありません。"
+GOOGLE_CALENDAR = "Googleカレンダーに追加"
+ICS_DOWNLOAD = "カレンダーファイル（.ics）をダウンロード"
+# Calendar events (the .ics feed and the Google links): title prefixes.
+EVENT_LABELS = {"eligible": "申請可能", "deadline": "連絡期限", "kenshu": "検収の目安", "nudge": "催促の目安"}
+USER_NAME = "あなたの名前"
+USER_NAME_PLACEHOLDER = "（お名前）"
+COPY_AND_OPEN = "コピーしてスレッドを開く"
+
+
+def slash_date(value) -> str:
+    """11/19 (the timeline's axis and marks)."""
+    d = local(value)
+    return "—" if d is None else f"{d.month}/{d.day}"

@@ -16,7 +16,7 @@ instant than now.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from collector import lancers
 from collector.timeutil import DAY, JST, iso, now, parse_instant
-from server import labels, rules, service
+from server import labels, rules, service, timeline
 from server.labels import ago, jdate, jdatetime
 from server.db import get_store
 from server.store import STEP_KINDS, UNKNOWN_JOB_PREFIX
@@ -50,6 +50,10 @@ def register_filters(app) -> None:
         PAY_TYPE_LABELS=labels.PAY_TYPE_LABELS,
         ACTION_LABELS=labels.ACTION_LABELS,
         STEP_LABELS=labels.STEP_LABELS,
+        SENDER_LABELS=labels.SENDER_LABELS,
+        L=labels,
+        rules=rules,
+        kenshu_due=timeline.kenshu_due,
     )
 
 
@@ -163,7 +167,7 @@ def freshness(verdict: dict, at: datetime) -> dict:
     captured = labels.local(verdict.get("last_captured_at"))
     if captured is None:
         return {"text": "未取得", "stale": True}
-    return {"text": ago(captured, at) + "に取得", "stale": at - captured >= DAY}
+    return {"text": ago(captured, at) + "に取得", "stale": bool(verdict.get("stale")) or at - captured >= rules.STALE_AFTER}
 
 
 def row(v: dict, at: datetime) -> dict:
@@ -212,71 +216,6 @@ def collecting_status(at: datetime) -> dict | None:
     }
 
 
-# --- the timeline picture ----------------------------------------------------
-
-SVG_W, SVG_H = 960, 190
-LEFT, RIGHT = 92, 24
-LANES = (("client", "クライアント", 44), ("me", "あなた", 84), ("system", "システム", 124))
-AXIS_Y = 150
-
-
-def timeline_picture(messages: list[dict], verdict: dict, at: datetime) -> dict | None:
-    """Coordinates for the SVG: messages by sender over time, the silence gap,
-    the 7-day line, the eligible / deadline dates and now."""
-    times = [labels.local(m["sent_at"]) for m in messages if m.get("sent_at")]
-    marks = [labels.local(verdict.get(k)) for k in ("silent_since", "eligible_at", "deadline_at")]
-    instants = [t for t in times + marks + [at] if t is not None]
-    if not times:
-        return None
-    start, end = min(instants), max(instants)
-    span = max((end - start).total_seconds(), 3600.0)
-    start -= timedelta(seconds=span * 0.02)
-    end += timedelta(seconds=span * 0.04)
-    span = (end - start).total_seconds()
-    width = SVG_W - LEFT - RIGHT
-
-    def x(t: datetime) -> float:
-        return round(LEFT + (t - start).total_seconds() / span * width, 1)
-
-    lane_y = {key: y for key, _, y in LANES}
-    dots = []
-    for m in messages:
-        t = labels.local(m["sent_at"])
-        if t is None:
-            continue
-        text = (m.get("text") or "").replace("\n", " ")
-        dots.append({
-            "x": x(t), "y": lane_y.get(m["sender"], lane_y["system"]), "sender": m["sender"],
-            "title": f"{jdatetime(t)} {dict((k, label) for k, label, _ in LANES).get(m['sender'], m['sender'])}: "
-                     f"{text[:120]}{'…' if len(text) > 120 else ''}",
-        })
-    lines = []
-    gap = None
-    silent_since = labels.local(verdict.get("silent_since"))
-    if silent_since is not None and verdict["state"] != "closed":
-        gap = {"x": x(silent_since), "w": max(x(at) - x(silent_since), 0.0),
-               "label": f"沈黙 {verdict['silent_days']}日" + ("以上" if verdict.get("silence_is_lower_bound") else "")}
-    eligible = labels.local(verdict.get("eligible_at"))
-    if eligible is not None:
-        lines.append({"x": x(eligible), "kind": "eligible", "label": f"7日目 {eligible.month}/{eligible.day}"})
-    deadline = labels.local(verdict.get("deadline_at"))
-    if deadline is not None:
-        lines.append({"x": x(deadline), "kind": "deadline", "label": f"連絡期限 {deadline.month}/{deadline.day}"})
-    lines.append({"x": x(at), "kind": "now", "label": "今"})
-    # About seven date ticks, at midnight Japan time.
-    days = max(1, round(span / 86400 / 7))
-    first = start.astimezone(JST).replace(hour=0, minute=0, second=0, microsecond=0) + DAY
-    ticks = []
-    t = first
-    while t < end:
-        ticks.append({"x": x(t), "label": f"{t.month}/{t.day}"})
-        t += DAY * days
-    return {
-        "width": SVG_W, "height": SVG_H, "left": LEFT, "right": SVG_W - RIGHT, "axis_y": AXIS_Y,
-        "lanes": LANES, "dots": dots, "gap": gap, "lines": lines, "ticks": ticks,
-    }
-
-
 # --- the checklist -------------------------------------------------------------
 
 
@@ -315,7 +254,7 @@ def checklist(verdict: dict, steps: list[dict]) -> list[dict]:
              "（事務局が確認します）。", labels.local(verdict.get("eligible_at"))),
             ("office_contacted", "事務局に連絡する",
              "納品から1週間たっても検収されないときは、事務局に検収の対応を依頼します。",
-             delivered + 7 * DAY if delivered else None),
+             timeline.kenshu_due(verdict)),
         ]
     return [
         {"kind": kind, "title": title, "help": text, "from": when, "done": by_kind.get(kind, [])}
@@ -350,11 +289,14 @@ def contract(platform: str, contract_id: str):
     store = get_store()
     messages = store.messages(platform, contract_id)
     steps = store.steps(platform, contract_id)
+    row = store.contract(platform, contract_id)
     return render_template(
         "contract.html", v=verdict, messages=messages, steps=steps, at=at, identity=identity(verdict),
-        facts=fact_rows(verdict, messages, store.contract(platform, contract_id)),
+        facts=fact_rows(verdict, messages, row),
         unknown_facts=unknown_facts(verdict),
-        picture=timeline_picture(messages, verdict, at), checklist=checklist(verdict, steps),
+        picture=timeline.picture(messages, verdict, at, row.get("last_read_at")),
+        proven=timeline.proven_silence(verdict, row.get("last_read_at")),
+        checklist=checklist(verdict, steps),
         fresh=freshness(verdict, at), texts=texts(verdict, steps, at), office=labels.OFFICE.get(platform, "事務局"),
         now_local=at.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
         query=at_query("at" in request.args, at),
@@ -373,9 +315,11 @@ def evidence(platform: str, contract_id: str):
         [platform, contract_id, verdict.get("thread_id"), verdict.get("thread_id")],
     ))
     messages = store.messages(platform, contract_id)
+    row = store.contract(platform, contract_id)
     return render_template(
         "evidence.html", v=verdict, messages=messages, identity=identity(verdict),
-        facts=fact_rows(verdict, messages, store.contract(platform, contract_id)),
+        facts=fact_rows(verdict, messages, row),
+        proven=timeline.proven_silence(verdict, row.get("last_read_at")),
         steps=store.steps(platform, contract_id), snapshots=snapshots, at=at,
     )
 
