@@ -22,7 +22,7 @@ receives ours.  So every request goes through these checks, in this order:
 4. **Session** (the web view, as Jupyter does it): a visit to any page with
    ``?token=…`` starts a random server-side session (``Sessions``: an expiry,
    revoked by ``POST /logout`` and by ``token --reset``) in an HttpOnly,
-   SameSite=Strict cookie and redirects to the same page without the token.
+   SameSite=Strict cookie named for the port and redirects to the same page without the token.
    The cookie is never a function of the token, and no answer to a cookie ever
    holds the API token: the redirect carries it in the URL's fragment (never
    sent to a server), where ``static/session.js`` moves it to this origin's
@@ -237,8 +237,16 @@ def sessions() -> Sessions:
     return current_app.config["GHOSTWATCH_SESSIONS"]
 
 
+def cookie_name() -> str:
+    """``ghostwatch_session_PORT``: cookies are scoped by host, not port, so two
+    servers on one machine (8765 and a test on 8766) must not overwrite each
+    other's session."""
+    port = current_app.config.get("GHOSTWATCH_PORT")
+    return f"{COOKIE_NAME}_{port}" if port else COOKIE_NAME
+
+
 def cookie_authorised(req: Request) -> bool:
-    return sessions().valid(req.cookies.get(COOKIE_NAME))
+    return sessions().valid(req.cookies.get(cookie_name()))
 
 
 def query_token_valid(req: Request) -> bool:
@@ -253,7 +261,7 @@ def set_session_cookie(response) -> None:
     """Start a new session and give the browser its cookie."""
     store = sessions()
     response.set_cookie(
-        COOKIE_NAME,
+        cookie_name(),
         store.new(),
         max_age=int(store.lifetime),
         httponly=True,
@@ -265,8 +273,8 @@ def set_session_cookie(response) -> None:
 
 def end_session(req: Request, response) -> None:
     """``POST /logout``: the session is revoked on the server, the cookie deleted."""
-    sessions().revoke(req.cookies.get(COOKIE_NAME))
-    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Strict")
+    sessions().revoke(req.cookies.get(cookie_name()))
+    response.delete_cookie(cookie_name(), path="/", httponly=True, samesite="Strict")
 
 
 # --- headers on every answer ---------------------------------------------------

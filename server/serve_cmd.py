@@ -172,7 +172,7 @@ def open_in_browser(url: str, directory: Path) -> Path | None:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return None
     path = write_redirect_file(directory, url)
-    threading.Thread(target=_open, args=(path.as_uri(),), daemon=True).start()
+    threading.Thread(target=_open, args=(path.resolve().as_uri(),), daemon=True).start()
     return path
 
 

@@ -307,7 +307,7 @@ def test_the_session_is_random_expires_and_logout_revokes_it(live_server):
     origin = {"Origin": live_server.url, "Cookie": first}
     status, headers, _ = no_redirect(live_server, "POST", "/logout", b"", headers=origin)
     assert status == 303
-    assert f"{COOKIE_NAME}=;" in headers["Set-Cookie"] or "Max-Age=0" in headers["Set-Cookie"]
+    assert f"{COOKIE_NAME}_{live_server.port}=;" in headers["Set-Cookie"]
     # The revoked cookie, replayed by whoever kept it: refused.  The other session lives on.
     assert live_server.request("GET", "/", token=False, headers={"Cookie": first})[0] == 401
     assert live_server.request("GET", "/", token=False, headers={"Cookie": second})[0] == 200
@@ -324,14 +324,14 @@ def test_sessions_survive_a_restart_until_their_expiry(home):
     os.chmod(home / "sessions.json", 0o600)
     server = start_server(home)
     try:
-        assert server.request("GET", "/", token=False, headers={"Cookie": f"{COOKIE_NAME}={fresh}"})[0] == 200
-        assert server.request("GET", "/", token=False, headers={"Cookie": f"{COOKIE_NAME}={stale}"})[0] == 401
+        assert server.request("GET", "/", token=False, headers={"Cookie": f"{COOKIE_NAME}_{server.port}={fresh}"})[0] == 200
+        assert server.request("GET", "/", token=False, headers={"Cookie": f"{COOKIE_NAME}_{server.port}={stale}"})[0] == 401
     finally:
         stop_server(server)
     assert run_cli(home, "token", "--reset").returncode == 0  # ends every session
     server = start_server(home)
     try:
-        assert server.request("GET", "/", token=False, headers={"Cookie": f"{COOKIE_NAME}={fresh}"})[0] == 401
+        assert server.request("GET", "/", token=False, headers={"Cookie": f"{COOKIE_NAME}_{server.port}={fresh}"})[0] == 401
     finally:
         stop_server(server)
 
@@ -411,9 +411,9 @@ def test_the_pairing_page_shows_the_token_from_this_origins_storage_only(page, l
     assert page.locator("code#ghostwatch-token").inner_text() == live_server.token
     assert page.locator("body").get_attribute("data-ghostwatch-token") == live_server.token
     # The same page fetched with the same cookie by anything but this origin's script: no token.
-    cookie = next(c for c in page.context.cookies() if c["name"] == "ghostwatch_session")
+    cookie = next(c for c in page.context.cookies() if c["name"] == f"ghostwatch_session_{live_server.port}")
     _, _, raw = live_server.request("GET", "/pair", token=False,
-                                    headers={"Cookie": f"ghostwatch_session={cookie['value']}"})
+                                    headers={"Cookie": f"{cookie['name']}={cookie['value']}"})
     assert live_server.token not in raw.decode()
     # Logging out forgets it in the browser too.
     page.click("form[action='/logout'] button")
@@ -436,6 +436,21 @@ def test_only_our_own_extension_is_a_trusted_origin(live_server):
         assert status == 403 and answer["error"] == "cross_site_refused", foreign
     status, _ = live_server.json("POST", "/api/snapshots", body, headers={"Origin": f"chrome-extension://{EXTENSION_ID}"})
     assert status == 200
+
+
+@pytest.mark.browser
+def test_two_servers_on_one_machine_keep_their_own_sessions(page, live_server, tmp_path):
+    other = start_server(tmp_path / "other-home")
+    try:
+        for server in (live_server, other):
+            page.goto(f"{server.url}/?token={server.token}")
+        for server in (live_server, other):
+            page.goto(f"{server.url}/")
+            assert page.locator("h1").first.inner_text() != "このページを見るにはトークンが必要です", server.url
+            assert server.request("GET", "/", token=False, headers={"Cookie": "; ".join(
+                f"{c['name']}={c['value']}" for c in page.context.cookies())})[0] == 200
+    finally:
+        stop_server(other)
 
 
 # --- 6. bad input never gives 500 -----------------------------------------------------------------

@@ -248,7 +248,7 @@ def test_a_wrong_token_or_cookie_gets_401(live_server):
     status, headers, raw = no_redirect(live_server, "GET", "/?token=nope")
     assert status == 401 and "Set-Cookie" not in headers
     assert "トークンが正しくありません" in raw.decode()
-    status, _, _ = live_server.request("GET", "/", token=False, headers={"Cookie": "ghostwatch_session=forged"})
+    status, _, _ = live_server.request("GET", "/", token=False, headers={"Cookie": f"ghostwatch_session_{live_server.port}=forged"})
     assert status == 401
 
 
