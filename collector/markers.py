@@ -32,6 +32,7 @@ from collector import crowdworks, lancers
 from collector.capture import find_response, parse_responses
 from collector.html import class_has_stem, has_class, has_stem, text_of, visible_text
 from collector.reading import ContractList, Inquiry, LayoutError, Thread, Unreadable
+from collector.redact import Redactor, time_pattern
 
 PLATFORMS = ("lancers", "crowdworks")
 PAGE_KINDS = ("contract_list", "boards_list", "thread")
@@ -80,6 +81,11 @@ def known_path_words() -> set[str]:
 
 def known_json_values() -> set[str]:
     return {crowdworks.THREAD_DATA_TYPE, "prev", "active"}
+
+
+def redactor(key: bytes) -> Redactor:
+    """A ``Redactor`` keyed with ``key`` that keeps the readers' own words."""
+    return Redactor(key, known_texts(), known_path_words(), known_json_values())
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -488,8 +494,6 @@ def _accepts(parser, value) -> bool:
 
 def times_of(page: Page) -> list[tuple[str, str, bool]]:
     """(where, pattern, accepted) for each time value the page holds where a reader looks."""
-    from collector.redact import time_pattern
-
     out = []
     if page.platform == "lancers" and page.kind == "thread" and not page.is_inquiry and _board_id(page):
         board = _board_id(page)

@@ -8,8 +8,8 @@ a person wrote or is called stays in it:
 - text becomes its shape: ``<漢字6><ひらがな2>``, ``<digits4>``, ``<latin5>``
   (punctuation kept), dates and times become patterns (``<YYYY年MM月DD日 HH:MM>``);
   the platform's own fixed words that the readers look for (「進行中」,
-  「連絡催促申請」, the status sentences, …: ``collector.markers.known_texts``)
-  are kept, except inside message bodies;
+  「連絡催促申請」, the status sentences, …: ``collector.markers.known_texts``,
+  given by ``collector.markers.redactor``) are kept, except inside message bodies;
 - JSON values become types and patterns (``"int #3fa2c1d0"``, ``"str <漢字3>"``,
   ``"str YYYY-MM-DD HH:MM:SS"``), object keys stay;
 - ids (digit runs in URLs, ``id`` attributes, class names, JSON id fields) become
@@ -20,13 +20,14 @@ a person wrote or is called stays in it:
 - URLs keep their host, the path words the readers know and the query's
   parameter names; anything else is shaped or hashed.
 
-    from collector.redact import Redactor
-    r = Redactor(key)
+    from collector.markers import redactor
+    r = redactor(key)                 # a Redactor keeping the readers' own words
     r.capture(url, html, responses)   # {"url", "page": [skeleton lines], "responses": [...]}
     r.text("山田 太郎")                 # '<漢字2> <漢字2>'
     time_pattern("2026-11-10T15:26:00+09:00")   # 'ISO+09:00'
 
-This module imports only the collector; the data directory (and the key's
+This module knows no platform (``collector.markers`` gives it the readers'
+words) and imports nothing of the server: the data directory (and the key's
 file) is the server's business.
 """
 
@@ -222,15 +223,16 @@ MAX_LINES = 4000
 class Redactor:
     """Redacts with a secret ``key`` (bytes); see the module's docstring."""
 
-    def __init__(self, key: bytes, known_texts=None, known_words=None, known_values=None):
-        from collector import markers
-
+    def __init__(self, key: bytes, known_texts=(), known_words=(), known_values=()):
+        """``known_texts``: the platforms' fixed words kept in text; ``known_words``: URL
+        path words kept; ``known_values``: JSON string values kept.  ``collector.markers.redactor``
+        gives a Redactor with the readers' own (this module knows no platform)."""
         self.key = key
-        self.known_texts = frozenset(known_texts if known_texts is not None else markers.known_texts())
+        self.known_texts = frozenset(known_texts)
         # Sentences of the platform long enough to be kept inside a longer text.
         self._sentences = sorted((t for t in self.known_texts if len(t) >= 6), key=len, reverse=True)
-        self.known_words = frozenset(known_words if known_words is not None else markers.known_path_words())
-        self.known_values = frozenset(known_values if known_values is not None else markers.known_json_values())
+        self.known_words = frozenset(known_words)
+        self.known_values = frozenset(known_values)
 
     # ids -------------------------------------------------------------------
 

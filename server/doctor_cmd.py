@@ -395,7 +395,7 @@ def doctor(platform, limit, output, delay, timeout, retries, backoff, browser_pa
     options = FetchOptions(browser_path=browser_path, browser_args=browser_args, headless=not headed,
                            ignore_https_errors=ignore_https_errors, timeout=timeout, retries=retries,
                            delay=delay, backoff=backoff)
-    redactor = Redactor(redact_key())
+    redactor = markers.redactor(redact_key())
     platforms = PLATFORMS if platform == "all" else (platform,)
     results, interrupted = [], False
     with _sigterm_as_exit():
@@ -437,7 +437,7 @@ def redact(snapshot_id, output, db_path):
 
     with open_store(db_path) as store:
         try:
-            report = snapshot_report(store, snapshot_id, Redactor(redact_key()))
+            report = snapshot_report(store, snapshot_id, markers.redactor(redact_key()))
         except KeyError:
             raise BadInput(f"スナップショット {snapshot_id} はありません。") from None
     path = write_report(report, f"snapshot-{snapshot_id}", output)

@@ -17,7 +17,7 @@ import json
 
 from flask import Blueprint, Response, abort
 
-from collector.redact import Redactor
+from collector import markers
 from server.db import get_store
 from server.doctor_cmd import redact_key, snapshot_report, write_report
 
@@ -31,7 +31,7 @@ def structure_report(platform: str, contract_id: str):
     if contract is None or not contract.get("last_snapshot_id"):
         abort(404)
     snapshot_id = int(contract["last_snapshot_id"])
-    report = snapshot_report(store, snapshot_id, Redactor(redact_key()))
+    report = snapshot_report(store, snapshot_id, markers.redactor(redact_key()))
     path = write_report(report, f"snapshot-{snapshot_id}")
     body = json.dumps(report, ensure_ascii=False, indent=1) + "\n"
     return Response(body, mimetype="application/json", headers={

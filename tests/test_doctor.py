@@ -314,7 +314,6 @@ def test_disagreements_between_reading_and_page():
 
     from collector import markers
     from collector.pages import read_page
-    from collector.redact import Redactor
     from collector.timeutil import parse_instant
 
     page = next(p for p in pages() if p.name == "crowdworks/contract_recent")
@@ -326,7 +325,7 @@ def test_disagreements_between_reading_and_page():
     assert reading.status == "in_progress"
     checked = markers.Page("crowdworks", "thread", page.url, html, page.responses_list(), reading,
                            listed_status="delivered", listed_id=page.expected["contract_id"])
-    found = markers.disagreements(checked, Redactor(b"k"))
+    found = markers.disagreements(checked, markers.redactor(b"k"))
     assert "messages.json に、ページに表示されていないメッセージが 1 件あります（折りたたみ表示なし）" in found
     assert "一覧の状態 (delivered) とページの状態 (in_progress) が違います" in found
     assert not any("429201803" in d or page.expected["contract_id"] in d for d in found)
