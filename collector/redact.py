@@ -218,6 +218,7 @@ ENUM_VALUE = re.compile(r"^[A-Za-z_][\w:.\-/+]{0,40}$|^\d{1,4}$")
 SKIP_CONTENT = frozenset({"style", "svg", "noscript", "template"})
 JSON_SCRIPT_TYPES = ("application/json", "application/ld+json")
 MAX_LINES = 4000
+MAX_DEPTH = 200
 
 
 class Redactor:
@@ -409,6 +410,8 @@ class Redactor:
         if tag is None:
             return []
         pad = "  " * depth
+        if depth > MAX_DEPTH:
+            return [pad + "… (deeper elements left out)"]
         classes = (el.get("class") or "").split()
         if any("_messageBody_" in f"_{c}" or c.startswith("_messageBody_") for c in classes):
             keep_known = False  # a message body: no word of it is kept
