@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import importlib
 import logging
 import random
@@ -226,12 +227,15 @@ API_DELAY_FRACTION = 0.25
 def capture_script_path() -> Path:
     """``extension/capture.js``, the capture routine shared with the extension.
 
-    It lives beside the package in the source tree; an installed wheel must
-    ship it too (packaging: issue 10).
+    It ships as the data of the package ``ghostwatch_extension`` (pyproject.toml
+    maps it to ``extension/``): in the source tree and in an installed wheel alike.
     """
-    import collector
-
-    return Path(collector.__file__).resolve().parent.parent / "extension" / "capture.js"
+    spec = importlib.util.find_spec("ghostwatch_extension")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / "capture.js"
+        if candidate.is_file():
+            return candidate
+    return Path(__file__).resolve().parent.parent / "extension" / "capture.js"  # a checkout not installed
 
 
 @functools.lru_cache(maxsize=1)
@@ -896,6 +900,7 @@ def login(platform: str, profile_dir: str | Path, options: FetchOptions | None =
             raise LoginAborted(f"ログインページを開けません: {_first_line(err)}") from err
         if on_open is not None:
             on_open(module.LOGIN_URL)
+        settled: dict = {}  # page -> the URL it showed at the last look
         while True:
             try:
                 pages = [p for p in browser.context.pages if not p.is_closed()]
@@ -910,10 +915,16 @@ def login(platform: str, profile_dir: str | Path, options: FetchOptions | None =
                             page.wait_for_load_state("load", timeout=10_000)
                         except PlaywrightError:
                             pass
-                        if _shows_human_check(page):
-                            continue  # the user passes it in this window; wait
+                        if _shows_human_check(page) or page.url != url:
+                            settled.pop(page, None)
+                            continue  # a human check (the user passes it in this window), or moving on
+                        # The same page twice in a row: not a step on the way (a redirect, a check).
+                        if settled.get(page) != url:
+                            settled[page] = url
+                            continue
                         log.info("logged in to %s: left the login page for %s", platform, _safe_url(url))
                         return url
+                    settled.pop(page, None)
                 if time.monotonic() > deadline:
                     raise LoginAborted(
                         f"{wait_seconds / 60:g} 分待ちましたが、ログインが完了しませんでした。"
@@ -924,9 +935,10 @@ def login(platform: str, profile_dir: str | Path, options: FetchOptions | None =
 
 
 def _shows_human_check(page) -> bool:
-    """Whether the page in the window is a human verification page (by its title)."""
+    """Whether the page in the window is (or may still be becoming) a human
+    verification page: by its title, once the document is parsed."""
     try:
-        title = page.title()
-    except Exception:  # noqa: BLE001 - a page navigating away has no title yet
+        state, title = page.evaluate("() => [document.readyState, document.title]")
+    except Exception:  # noqa: BLE001 - a page navigating away: look again
         return True
-    return is_human_check(200, f"<title>{title}</title>")
+    return state == "loading" or is_human_check(200, f"<title>{title}</title>")
