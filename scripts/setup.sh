@@ -25,14 +25,23 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 
-stamp="$VENV/.ghostwatch-installed"
-want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "ghostwatch: 依存パッケージをインストールしています…" >&2
-    "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-    "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT[test]" >&2
-    echo "$want" > "$stamp"
-fi
+# ensure_installed [test]: ghostwatch (editable) with its runtime dependencies,
+# plus the test tools for "test"; the exact versions of constraints.txt either way.
+# Reinstalled when pyproject.toml or constraints.txt changes.
+ensure_installed() {
+    local extras="${1:-}"
+    local stamp="$VENV/.ghostwatch-installed${extras:+-$extras}"
+    local want
+    want="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        echo "ghostwatch: 依存パッケージをインストールしています…" >&2
+        # -qq: errors only (setuptools' notes on editable installs are not for users).
+        "$PY" -m pip install -qq --disable-pip-version-check --upgrade pip >&2
+        "$PY" -m pip install -qq --disable-pip-version-check -c "$ROOT/constraints.txt" \
+            -e "$ROOT${extras:+[$extras]}" >&2
+        echo "$want" > "$stamp"
+    fi
+}
 
 # A Chromium for the collector and the browser tests: GHOSTWATCH_BROWSER, else
 # Debian's package (installed when missing and apt-get is at hand), else

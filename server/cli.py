@@ -31,7 +31,7 @@ click_ja.install()  # before any command is defined: click names its types' word
 from collector.capture import Capture, parse_responses  # noqa: E402
 from collector.pages import NotAPage, UnsupportedURL, read_page  # noqa: E402
 from collector.timeutil import iso, now  # noqa: E402
-from server import __version__, collect_cmd, labels, rules, serve_cmd, service  # noqa: E402
+from server import __version__, browser_cmd, collect_cmd, labels, rules, serve_cmd, service  # noqa: E402
 from server.options import INSTANT, db_option, open_store  # noqa: E402
 
 
@@ -314,6 +314,7 @@ def reparse(db_path):
 
 
 serve_cmd.register(cli)
+browser_cmd.register(cli)
 collect_cmd.register(cli)
 __import__("server.doctor_cmd").doctor_cmd.register(cli)
 

@@ -2,6 +2,7 @@
 half-written, and the data directory where the README says it is."""
 
 import json
+from pathlib import Path
 import sqlite3
 
 import pytest
@@ -173,3 +174,13 @@ def test_all_instants_printed_are_japan_time(ghostwatch):
     reading = json.loads(run.stdout)
     assert all(m["sent_at"].endswith("+09:00") for m in reading["messages"])
     assert reading["last_client_message_at"] == "2026-11-10T15:26:00+09:00"
+
+
+def test_install_browser_uses_a_chromium_that_is_there(ghostwatch):
+    from collector.browser import CANDIDATES
+
+    present = next(path for path in CANDIDATES if Path(path).is_file())
+    run = ghostwatch("install-browser")
+    assert run.returncode == 0, run.stderr
+    assert f"ブラウザは用意できています: {present}" in run.stdout
+    assert "ダウンロード" not in run.stderr  # nothing downloaded
