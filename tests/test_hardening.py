@@ -60,9 +60,10 @@ def sign_in(server) -> str:
     return headers["Set-Cookie"].split(";")[0]
 
 
-def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
+def run_cli(home: Path, *args: str, umask: int | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, "GHOSTWATCH_HOME": str(home)}, timeout=120)
+                          cwd=ROOT, env={**os.environ, "GHOSTWATCH_HOME": str(home)}, timeout=120,
+                          preexec_fn=None if umask is None else (lambda: os.umask(umask)))
 
 
 def mode(path: Path) -> int:
@@ -267,8 +268,7 @@ def test_loose_modes_are_fixed_and_said_also_for_a_db_elsewhere(home, tmp_path):
 
 def test_a_new_database_is_private_from_its_first_byte(tmp_path, home):
     db = tmp_path / "new" / "fresh.db"
-    os.umask(old := os.umask(0o022))
-    result = run_cli(home, "status", "--json", "--db", str(db))
+    result = run_cli(home, "status", "--json", "--db", str(db), umask=0o022)  # the usual umask: 0644 files
     assert result.returncode == 0, result.stderr
     assert mode(db) == 0o600
     assert "0644" not in result.stderr  # made private, not fixed afterwards
