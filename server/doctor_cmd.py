@@ -364,31 +364,30 @@ def register(cli):
 
 @click.command(name="doctor", epilog=EXIT_CODES_HELP)
 @click.option("--platform", type=click.Choice((*PLATFORMS, "all")), default="all", show_default=True,
-              help="Which platform to check.")
+              help="確認するサービス（all: 両方）。")
 @click.option("--contracts", "limit", type=click.IntRange(min=0), default=DEFAULT_CONTRACTS, show_default=True,
-              help="Contracts to open per platform, of different states (0: every listed one).")
+              help="サービスごとに開く契約の数。状態の違うものを選びます（0: 一覧のすべて）。")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report here (default: reports/doctor-<time>.json in the data directory).")
+              help="レポートの保存先（既定: データフォルダーの reports/doctor-<日時>.json）。")
 @click.option("--delay", type=click.FloatRange(min=0), default=2.0, show_default=True,
-              help="Seconds between pages (plus up to half of it at random); 0 for tests.")
+              help="ページの間に待つ秒数（さらに最大その半分をランダムに）。0 はテスト用。")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Seconds allowed for each page.")
+              help="1 ページに待つ秒数。")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Further attempts for a page that timed out or got a 5xx/429 answer.")
+              help="時間切れや 5xx/429 の応答のときに再試行する回数。")
 @click.option("--backoff", type=click.FloatRange(min=0), default=2.0, show_default=True,
-              help="Seconds before the first retry; doubled for each further one.")
+              help="最初の再試行までの秒数（再試行ごとに 2 倍）。")
 @browser_options(headed_default=False)
 def doctor(platform, limit, output, delay, timeout, retries, backoff, browser_path, browser_args,
            ignore_https_errors, headed, profile_dir):
-    """Check what Lancers / CrowdWorks send against what ghostwatch's readers rely on.
+    """ランサーズ・クラウドワークスのページが、読み取りに使う目印どおりかを確かめます。
 
-    Opens, on the profile of `ghostwatch login` (headless, one page at a time),
-    the list of contracts, a few contracts of different states and the JSON
-    their pages load; reads them; prints a checklist per platform and page kind
-    (each selector, text and JSON key found or missing, the time formats seen
-    as patterns, the JSON keys and types, what was read, where page and reading
-    disagree). Writes a redacted report (no names, titles, messages, amounts or
-    ids) to send with an issue. Stores nothing in the database.
+    `ghostwatch login` のプロファイルで（画面なし、1 ページずつ）契約一覧、状態の違ういくつかの契約とそのページが読み込む JSON を開いて読み取り、サービスとページの種類ごとにチェックリストを表示します（セレクター・文言・JSON のキーの有無、時刻の書式、JSON のキーと型、読み取り結果、ページと読み取りの食い違い）。
+
+    名前・件名・本文・金額・ID を含まない構造レポートを保存します（不具合の報告に添付してください）。データベースには何も保存しません。
+
+    Checks what Lancers / CrowdWorks send against what ghostwatch's readers rely
+    on, and writes a redacted report to send with an issue.
     """
     from collector.fetch import FetchOptions
 
@@ -420,22 +419,38 @@ def doctor(platform, limit, output, delay, timeout, retries, backoff, browser_pa
 
 
 @click.command(name="redact")
-@click.argument("snapshot_id", type=int)
+@click.argument("snapshot_id", type=int, required=False)
+@click.option("--contract", "contract", metavar="PLATFORM:ID", default=None,
+              help="この契約の最新のキャプチャ（例: lancers:4862017、crowdworks:63724402）。")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report here (default: reports/snapshot-<id>-<time>.json in the data directory).")
+              help="レポートの保存先（既定: データフォルダーの reports/snapshot-<ID>-<日時>.json）。")
 @db_option
-def redact(snapshot_id, output, db_path):
-    """Write the redacted structure report of a stored snapshot.
+def redact(snapshot_id, contract, output, db_path):
+    """保存済みのキャプチャの構造レポート（名前・件名・本文・金額・ID を含まない）を保存します。
 
-    The snapshot's capture is re-read with the current readers and checked
-    against what they rely on; the report holds the page's structure (tags,
-    classes, JSON keys and types, time formats) and no name, title, message,
-    amount or id. `ghostwatch status --json` and the web view give a
-    contract's latest snapshot (last_snapshot_id).
+    SNAPSHOT_ID（スナップショットの番号）か --contract PLATFORM:ID（その契約の最新のキャプチャ）で指定します。どちらもなければ、読み取り不可の契約とその番号を表示します。キャプチャは今の読み取り処理で読み直し、目印と照らし合わせます。
+
+    Writes the redacted structure report of a stored capture (a snapshot id, or a contract's latest).
     """
     from server.cli import BadInput
 
     with open_store(db_path) as store:
+        if contract is not None:
+            platform, _, cid = contract.partition(":")
+            row = store.contract(platform, cid) if cid else None
+            if row is None or not row.get("last_snapshot_id"):
+                raise BadInput(f"契約 {contract} のキャプチャはありません（PLATFORM:ID の形で指定してください。"
+                               "例: lancers:4862017）。")
+            snapshot_id = int(row["last_snapshot_id"])
+        elif snapshot_id is None:
+            rows = [c for c in store.contracts() if c.get("read_state") == "unreadable" and c.get("last_snapshot_id")]
+            if rows:
+                click.echo("読み取り不可の契約（最新のキャプチャの番号）:")
+                for c in rows:
+                    click.echo(f"  {c['platform']}:{c['contract_id']}  {c['last_snapshot_id']}  "
+                               f"{c.get('unreadable_reason') or ''}")
+            raise BadInput("SNAPSHOT_ID か --contract PLATFORM:ID を指定してください"
+                           "（例: ghostwatch redact --contract lancers:4862017）。")
         try:
             report = snapshot_report(store, snapshot_id, markers.redactor(redact_key()))
         except KeyError:

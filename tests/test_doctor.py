@@ -241,6 +241,17 @@ def test_redact_a_stored_snapshot(ghostwatch, home):
     run = ghostwatch("redact", "99999", "--db", str(db))
     assert run.returncode == 2
     assert "スナップショット 99999 はありません" in run.stderr
+    # by contract: its latest capture; without either, the unreadable contracts are listed
+    run = ghostwatch("redact", "--contract", "crowdworks:63724402", "--db", str(db))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(Path(run.stdout.strip().split(": ", 1)[1]).read_text(encoding="utf-8"))["snapshot"]["id"] == (
+        stored["crowdworks/contract_recent"])
+    run = ghostwatch("redact", "--db", str(db))
+    assert run.returncode == 2
+    assert f"lancers:board-9066731  {stored['lancers/thread_no_api']}" in run.stdout
+    assert "--contract PLATFORM:ID" in run.stderr
+    run = ghostwatch("redact", "--contract", "lancers:1", "--db", str(db))
+    assert run.returncode == 2 and "lancers:1" in run.stderr
 
 
 def test_web_view_saves_the_structure_report(home, monkeypatch):
