@@ -421,7 +421,7 @@ def doctor(platform, limit, output, delay, timeout, retries, backoff, browser_pa
 @click.command(name="redact")
 @click.argument("snapshot_id", type=int, required=False)
 @click.option("--contract", "contract", metavar="PLATFORM:ID", default=None,
-              help="この契約の最新のキャプチャ（例: lancers:4862017、crowdworks:63724402）。")
+              help="この契約の最新のキャプチャ（status の表の「契約」欄の形: L:4862017、CW:63724402。lancers:4862017 でも可）。")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="レポートの保存先（既定: データフォルダーの reports/snapshot-<ID>-<日時>.json）。")
 @db_option
@@ -432,11 +432,14 @@ def redact(snapshot_id, contract, output, db_path):
 
     Writes the redacted structure report of a stored capture (a snapshot id, or a contract's latest).
     """
-    from server.cli import BadInput
+    from server.cli import PLATFORM_SHORT, BadInput
 
     with open_store(db_path) as store:
         if contract is not None:
             platform, _, cid = contract.partition(":")
+            # as the status table shows it (L:4862017, CW:63724402) or in full (lancers:4862017)
+            platform = {short.lower(): name for name, short in PLATFORM_SHORT.items()}.get(platform.lower(),
+                                                                                           platform.lower())
             row = store.contract(platform, cid) if cid else None
             if row is None or not row.get("last_snapshot_id"):
                 raise BadInput(f"契約 {contract} のキャプチャはありません（PLATFORM:ID の形で指定してください。"

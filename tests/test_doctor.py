@@ -242,7 +242,7 @@ def test_redact_a_stored_snapshot(ghostwatch, home):
     assert run.returncode == 2
     assert "スナップショット 99999 はありません" in run.stderr
     # by contract: its latest capture; without either, the unreadable contracts are listed
-    run = ghostwatch("redact", "--contract", "crowdworks:63724402", "--db", str(db))
+    run = ghostwatch("redact", "--contract", "CW:63724402", "--db", str(db))  # as the status table shows it
     assert run.returncode == 0, run.stderr
     assert json.loads(Path(run.stdout.strip().split(": ", 1)[1]).read_text(encoding="utf-8"))["snapshot"]["id"] == (
         stored["crowdworks/contract_recent"])
