@@ -184,8 +184,25 @@ def row(v: dict, at: datetime) -> dict:
         "action_label": labels.ACTION_LABELS.get(action.get("kind"), ""),
         "action_date": jdate(action["date"]) if action.get("date") else None,
         "action_text": action.get("text") or "",
+        "action_line": action.get("line") or "",
         "fresh": freshness(v, at),
     }
+
+
+def due_today(v: dict, at: datetime) -> bool:
+    """Is the contract's next action due today (Japan time)?  An action due now
+    (a reminder, a request, a page to re-read...) is; so is waiting that ends
+    today (a reminder or a deadline falls today).  A reminder's date is when a
+    request becomes possible, not when the reminder is due."""
+    if v["state"] == "closed":
+        return False
+    action = v.get("next_action") or {}
+    kind = action.get("kind")
+    date = labels.local(action.get("date"))
+    today = at.astimezone(JST).date()
+    if kind == "remind" or (kind in labels.ACTIONS_DUE_NOW and (date is None or date.date() <= today)):
+        return True
+    return kind in ("wait", "wait_deadline") and date is not None and date.date() <= today
 
 
 def collecting_status(at: datetime) -> dict | None:
@@ -275,8 +292,9 @@ def index():
     for v in verdicts:
         counts[v["state"]] = counts.get(v["state"], 0) + 1
     rows = [row(v, at) for v in shown]
+    today = [row(v, at) for v in verdicts if due_today(v, at)]
     return render_template(
-        "index.html", rows=rows, collecting=collecting_status(at), counts=counts, total=len(verdicts), closed=counts.get("closed", 0),
+        "index.html", rows=rows, today=today, collecting=collecting_status(at), counts=counts, total=len(verdicts), closed=counts.get("closed", 0),
         show_all=show_all, at=at, at_given="at" in request.args,
         port=current_app.config["GHOSTWATCH_PORT"] or 8765,
     )

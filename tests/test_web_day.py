@@ -97,3 +97,96 @@ def test_the_evidence_page_states_the_silence_its_saved_pages_prove(page, live_s
     up_to_now = whole_days(DELIVERED.expected["last_client_message_at"], LATER)
     expect(page.locator("body")).not_to_contain_text(f"{up_to_now}日")
     expect(page.locator("#delivered")).to_contain_text("検収の目安")
+
+
+# --- one glance each morning ------------------------------------------------------
+
+MORNING = "2026-11-25T09:00:00+09:00"
+
+
+def post_capture(server, capture, captured_at=MORNING):
+    status, answer = server.json("POST", "/api/snapshots", {
+        "url": capture.url, "html": capture.html, "captured_at": captured_at, "responses": capture.responses})
+    assert status == 200, answer
+    return answer
+
+
+def test_today_lists_the_contracts_whose_next_action_is_due_today(page, live_server):
+    from pagekit import lancers_capture
+
+    # Silent since 11/20 15:26: a reminder today, a request from 11/27 15:26 (ELIGIBLE_DAYS later).
+    nudge = lancers_capture("7100001", [("me", "2026-11-20T10:00:00+09:00", "初稿です。"),
+                                        ("client", "2026-11-20T15:26:00+09:00", "確認します。")], title="ロゴ制作")
+    # Silent since 11/22 12:00: the reminder falls today at 12:00 (NUDGE_DAYS later).
+    later_today = lancers_capture("7100002", [("client", "2026-11-22T12:00:00+09:00", "よろしくお願いします。")],
+                                  title="バナー制作")
+    # The client wrote yesterday: nothing to do today.
+    quiet = lancers_capture("7100003", [("client", "2026-11-24T10:00:00+09:00", "ありがとうございます。")],
+                            title="記事作成")
+    for capture in (nudge, later_today, quiet):
+        post_capture(live_server, capture)
+    eligible = parse_instant("2026-11-20T15:26:00+09:00") + timedelta(days=rules.ELIGIBLE_DAYS)
+    reminder = parse_instant("2026-11-22T12:00:00+09:00") + timedelta(days=rules.NUDGE_DAYS)
+    sign_in(page, live_server, f"/?{at_query(MORNING)}")
+    today = page.locator("#today")
+    expect(today.locator("h2")).to_have_text("今日やること（2件）")
+    # At the top of the page, before the list of every contract.
+    assert today.bounding_box()["y"] < page.locator("table.contracts").bounding_box()["y"]
+    items = today.locator("li.today-item")
+    expect(items).to_have_count(2)
+    first = today.locator(f'li[data-contract-id="{nudge.contract_id}"]')
+    expect(first.locator("a.title")).to_have_text("ロゴ制作")
+    expect(first.locator(".line")).to_have_text(
+        f"今日: 催促メッセージを送る · {eligible.month}月{eligible.day}日 {eligible:%H:%M} から連絡催促申請できます")
+    second = today.locator(f'li[data-contract-id="{later_today.contract_id}"]')
+    expect(second.locator(".line")).to_contain_text(f"{reminder.month}月{reminder.day}日 {reminder:%H:%M} まで待つ")
+    expect(today.locator(f'li[data-contract-id="{quiet.contract_id}"]')).to_have_count(0)
+    first.locator("a.title").click()
+    expect(page.locator("#contract-title")).to_have_text("ロゴ制作")
+
+
+def test_nothing_due_today_says_so(page, live_server):
+    from pagekit import lancers_capture
+
+    post_capture(live_server, lancers_capture("7100003", [("client", "2026-11-24T10:00:00+09:00", "了解です。")]))
+    sign_in(page, live_server, f"/?{at_query(MORNING)}")
+    expect(page.locator("#today")).to_contain_text("今日やることはありません")
+
+
+def test_every_page_has_a_favicon(page, live_server):
+    post_page(live_server, DELIVERED)
+    cid = DELIVERED.expected["contract_id"]
+    for path in ("/", f"/contracts/crowdworks/{cid}", f"/contracts/crowdworks/{cid}/evidence", "/pair"):
+        sign_in(page, live_server, path)
+        href = page.locator('link[rel="icon"]').get_attribute("href")
+        response = page.request.get(live_server.url + href)
+        assert response.status == 200
+        assert response.headers["content-type"].startswith("image/svg+xml")
+        assert b"<svg" in response.body()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_a_phone_never_scrolls_sideways(page, live_server):
+    from test_api import AT, post_all
+
+    post_all(live_server)
+    page.set_viewport_size(PHONE)
+    long_cw = corpus_page("crowdworks/contract_long").expected["contract_id"]
+    long_lancers = corpus_page("lancers/thread_long").expected["contract_id"]
+    cid = DELIVERED.expected["contract_id"]
+    paths = [f"/?{at_query(AT)}", f"/?all=1&{at_query(AT)}",
+             f"/contracts/crowdworks/{cid}?{at_query(LATER)}", f"/contracts/crowdworks/{cid}/evidence",
+             f"/contracts/crowdworks/{long_cw}", f"/contracts/lancers/{long_lancers}",
+             f"/contracts/lancers/{long_lancers}/evidence", "/pair"]
+    for path in paths:
+        sign_in(page, live_server, path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], (path, width)
+    # The list still shows what matters on a phone: the days, the state, the title.
+    sign_in(page, live_server, f"/?{at_query(AT)}")
+    row = page.locator("tr.contract").first
+    for part in (".days", ".chip", "a.title"):
+        box = row.locator(part).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], part
