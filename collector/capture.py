@@ -150,13 +150,18 @@ def checked_json(response: Response, what: str, kind: type):
     path = urlsplit(response.url).path
     if response.status != 200:
         raise LayoutError(f"{what} ({path}) の応答が {response.status} でした（ログインや確認画面の可能性があります）")
+    return json_of(response.body, f"{what} ({path})", kind, LayoutError)
+
+
+def json_of(text: str, what: str, kind: type, error: type[Exception] = ValueError):
+    """``text`` parsed as JSON of type ``kind`` (dict or list); ``error`` with a
+    Japanese message naming ``what`` when it is not."""
     try:
-        data = json.loads(response.body)
+        data = json.loads(text)
     except (ValueError, RecursionError):
-        raise LayoutError(f"{what} ({path}) が JSON ではありません") from None
+        raise error(f"{what} が JSON ではありません") from None
     if not isinstance(data, kind):
-        shape = "配列" if kind is list else "オブジェクト"
-        raise LayoutError(f"{what} ({path}) が JSON の{shape}ではありません")
+        raise error(f"{what} が JSON の{'配列' if kind is list else 'オブジェクト'}ではありません")
     return data
 
 

@@ -20,7 +20,7 @@ import re
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
-from collector.capture import Response, find_response
+from collector.capture import Response, find_response, json_of
 from collector.html import class_has_stem, has_class, has_stem, html_fragment_text, login_form_shown, text_of, visible_text
 from collector.reading import ContractList, LayoutError, ListedContract, Message, PageRef, Thread
 from collector.timeutil import JST
@@ -113,12 +113,7 @@ def _thread_data(doc, ref: PageRef) -> tuple:
     raw = threads[0].get("data")
     if raw is None:
         raise LayoutError("メッセージスレッドに data 属性 (#pack-message-thread[data]) がありません")
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise LayoutError("メッセージスレッドの data 属性が JSON ではありません") from None
-    if not isinstance(data, dict):
-        raise LayoutError("メッセージスレッドの data 属性が JSON のオブジェクトではありません")
+    data = json_of(raw, "メッセージスレッドの data 属性", dict, LayoutError)
     if data.get("messageableType") != "Contract" or str(data.get("messageableId")) != ref.contract_id:
         raise LayoutError(
             f"メッセージスレッドがこの契約 ({ref.contract_id}) のものではありません "

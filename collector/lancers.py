@@ -16,12 +16,11 @@ constant (see tests/fixtures/corpus/README.md).
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
-from collector.capture import Response, checked_json, find_response, json_body
+from collector.capture import Response, checked_json, find_response, json_body, json_of
 from collector.html import has_class, login_form_shown, text_of
 from collector.reading import (
     ContractList,
@@ -83,12 +82,7 @@ def boards_list_url(modified: str | None = None) -> str:
 
 def read_boards_page(body: str) -> list[dict]:
     """A boards list page: ``[{"id": str, "modified": str}]``; ValueError when not that JSON."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise ValueError("ボード一覧が JSON ではありません") from None
-    if not isinstance(data, list):
-        raise ValueError("ボード一覧が JSON の配列ではありません")
+    data = json_of(body, "ボード一覧", list)
     boards = []
     for item in data:
         if not isinstance(item, dict) or _digits(item.get("id")) is None or not isinstance(item.get("modified"), str):
@@ -100,13 +94,7 @@ def read_boards_page(body: str) -> list[dict]:
 def job_id_of_board(detail_body: str) -> str | None:
     """The job id of a board detail body; None for an inquiry (no job).
     ValueError when the body is not a board detail."""
-    try:
-        detail = json.loads(detail_body)
-    except (ValueError, RecursionError):
-        raise ValueError("ボードの詳細が JSON ではありません") from None
-    if not isinstance(detail, dict):
-        raise ValueError("ボードの詳細が JSON のオブジェクトではありません")
-    return _job_id(detail)
+    return _job_id(json_of(detail_body, "ボードの詳細", dict))
 
 
 def _job_id(detail: dict) -> str | None:
