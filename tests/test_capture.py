@@ -313,3 +313,42 @@ def test_the_collector_waits_a_little_for_a_deal_panel_rendered_late(site, brows
     item = browser.fetch(url, "lancers", "contract", Sleeper(), later=later_selector("lancers"))
     assert 'id="late-panel"' not in item.html  # the panel was in place when captured
     assert item.html.count('<aside class="p-message-board__deal') == 1
+
+
+@pytest.mark.browser
+def test_both_ways_fetch_with_the_users_session(site, tmp_path):
+    """The JSON is the user's: both ways send the site's cookies (a content script's
+    fetch is the page's own origin), so a session-only API answers JSON, not a login page."""
+    from playwright.sync_api import sync_playwright
+
+    from standin import SESSION_COOKIE
+
+    site.require_session = True
+    cookie = {"name": SESSION_COOKIE, "value": "1", "domain": "www.lancers.jp", "path": "/", "secure": True,
+              "httpOnly": True, "sameSite": "Lax"}
+    try:
+        options = FetchOptions(browser_args=site.offline_browser_args, ignore_https_errors=True,
+                               browser_path=CHROMIUM, delay=0, backoff=0.05, timeout=10)
+        with Browser(tmp_path / "collector-profile", options) as browser:
+            browser.context.add_cookies([cookie])
+            item = browser.fetch(LANCERS_PAGED, "lancers", "contract", Sleeper())
+        ext = extension_dir(tmp_path)
+        with sync_playwright() as p:
+            context = p.chromium.launch_persistent_context(
+                str(tmp_path / "extension-profile"), executable_path=CHROMIUM, headless=True,
+                ignore_https_errors=True,
+                args=[f"--disable-extensions-except={ext}", f"--load-extension={ext}", *site.offline_browser_args],
+            )
+            try:
+                context.add_cookies([cookie])
+                page = context.new_page()
+                page.goto(LANCERS_PAGED)
+                page.wait_for_selector("html[data-gw-capture]", state="attached", timeout=20_000)
+                extension_capture = json.loads(page.get_attribute("html", "data-gw-capture"))
+            finally:
+                context.close()
+    finally:
+        site.require_session = False
+    for responses in (item.responses, extension_capture["responses"]):
+        assert len(responses) == 3
+        assert all(r["status"] == 200 and r["content_type"].startswith("application/json") for r in responses)
