@@ -258,6 +258,14 @@ HUMAN_CHECK_MARKERS = re.compile(
     r"ロボットではありません|captcha|cf-challenge|challenge-platform|just a moment|attention required",
     re.IGNORECASE,
 )
+HUMAN_CHECK_STATUSES = frozenset({401, 403, 429, 503})  # what bot checks answer with
+# A page answered 200 is a check only by a title no contract page has (a job may be
+# titled "reCAPTCHA 導入", so not "captcha" alone).
+HUMAN_CHECK_TITLES = re.compile(
+    r"^\s*(?:human verification|verify you are human|are you a robot|just a moment|attention required|"
+    r"私はロボットではありません|ロボットではありません)",
+    re.IGNORECASE,
+)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -277,14 +285,14 @@ def is_login(platform: str, url: str, html: str | None = None) -> bool:
 
 
 def is_human_check(status: int | None, body: str | None, content_type: str = "text/html") -> bool:
-    """A human verification page: an HTML error answer (403, 429, 503) in a bot check's
-    words, or any page whose title is one (never a message that merely mentions a captcha)."""
+    """A human verification page: an HTML answer 401/403/429/503 in a bot check's words,
+    or a page whose title is one (never a page that merely mentions a captcha)."""
     if not body or "html" not in (content_type or "html").lower():
         return False
     if status is not None and status >= 400:
-        return bool(HUMAN_CHECK_MARKERS.search(body[:200_000]))
+        return status in HUMAN_CHECK_STATUSES and bool(HUMAN_CHECK_MARKERS.search(body[:200_000]))
     title = _TITLE.search(body[:50_000])
-    return bool(title and HUMAN_CHECK_MARKERS.search(title.group(1)))
+    return bool(title and HUMAN_CHECK_TITLES.search(title.group(1)))
 
 
 def _safe_url(url: str) -> str:

@@ -89,6 +89,19 @@ def test_capture_endpoints_agree_with_the_readers():
     assert ready_selector("crowdworks") == f"{e['crowdworksThreadElement']}[{e['crowdworksThreadAttribute']}]"
 
 
+def test_what_counts_as_a_human_check():
+    from collector.fetch import is_human_check
+    from standin import HUMAN_CHECK_PAGE
+
+    assert is_human_check(403, HUMAN_CHECK_PAGE)
+    assert is_human_check(503, "<html><title>Just a moment...</title><div id='cf-challenge'></div></html>")
+    assert is_human_check(200, "<html><head><title>Human verification</title></head></html>")
+    # Not a check: a job about captchas, a 404 page with a captcha'd contact form, JSON.
+    assert not is_human_check(200, "<title>reCAPTCHA 導入支援 | クラウドワークス</title><p>captcha</p>")
+    assert not is_human_check(404, "<html><body>Not Found <div class='g-recaptcha'></div></body></html>")
+    assert not is_human_check(403, '{"error": "captcha"}', "application/json")
+
+
 # --- in Chromium -------------------------------------------------------------------------
 
 PROBE_JS = """
