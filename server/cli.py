@@ -31,17 +31,8 @@ click_ja.install()  # before any command is defined: click names its types' word
 from collector.capture import Capture, parse_responses  # noqa: E402
 from collector.pages import NotAPage, UnsupportedURL, read_page  # noqa: E402
 from collector.timeutil import iso, now  # noqa: E402
-from server import __version__, browser_cmd, collect_cmd, labels, rules, serve_cmd, service  # noqa: E402
-from server.options import INSTANT, db_option, open_store  # noqa: E402
-
-
-class BadInput(click.ClickException):
-    """Input ghostwatch refuses; exit code 2, message in Japanese."""
-
-    exit_code = 2
-
-    def format_message(self) -> str:
-        return self.message
+from server import __version__, browser_cmd, collect_cmd, doctor_cmd, labels, rules, serve_cmd, service  # noqa: E402
+from server.options import INSTANT, BadInput, db_option, open_store  # noqa: E402
 
 
 def dump(data) -> None:
@@ -209,7 +200,6 @@ STATE_STYLES = {
 }
 
 
-PLATFORM_SHORT = {"lancers": "L", "crowdworks": "CW"}
 TABLE_HEADERS = ("状態", "日数", "契約", "仕事", "次の対応")
 TABLE_WIDTH = 80  # the table fits a standard terminal; wider terminals get longer titles
 
@@ -267,7 +257,7 @@ def status(as_json, at, include_closed, db_path):
         rows.append((
             labels.STATE_LABELS.get(v["state"], v["state"]),
             days,
-            f"{PLATFORM_SHORT.get(v['platform'], v['platform'])}:{v['contract_id']}",
+            f"{labels.PLATFORM_SHORT.get(v['platform'], v['platform'])}:{v['contract_id']}",
             v["title"] or labels.UNKNOWN,
             (v["next_action"] or {}).get("line", ""),
             v["state"],
@@ -316,7 +306,7 @@ def reparse(db_path):
 serve_cmd.register(cli)
 browser_cmd.register(cli)
 collect_cmd.register(cli)
-__import__("server.doctor_cmd").doctor_cmd.register(cli)
+doctor_cmd.register(cli)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,9 @@ from collector.pages import NotAPage, UnsupportedURL, identify, read_page
 from collector.reading import ContractList, Unreadable
 from collector.redact import Redactor
 from collector.timeutil import iso, now, parse_instant
-from server import __version__, rules
+from server import __version__, labels, rules
 from server.collect_cmd import _profile, _sigterm_as_exit, browser_options
-from server.options import db_option, open_store
+from server.options import BadInput, db_option, open_store
 
 PLATFORMS = ("lancers", "crowdworks")
 
@@ -432,13 +432,11 @@ def redact(snapshot_id, contract, output, db_path):
 
     Writes the redacted structure report of a stored capture (a snapshot id, or a contract's latest).
     """
-    from server.cli import PLATFORM_SHORT, BadInput
-
     with open_store(db_path) as store:
         if contract is not None:
             platform, _, cid = contract.partition(":")
             # as the status table shows it (L:4862017, CW:63724402) or in full (lancers:4862017)
-            platform = {short.lower(): name for name, short in PLATFORM_SHORT.items()}.get(platform.lower(),
+            platform = {short.lower(): name for name, short in labels.PLATFORM_SHORT.items()}.get(platform.lower(),
                                                                                            platform.lower())
             row = store.contract(platform, cid) if cid else None
             if row is None or not row.get("last_snapshot_id"):

@@ -43,6 +43,7 @@ STATE_HELP = {
     "closed": "完了またはキャンセルした契約です。",
 }
 PLATFORM_LABELS = {"lancers": "ランサーズ", "crowdworks": "クラウドワークス"}
+PLATFORM_SHORT = {"lancers": "L", "crowdworks": "CW"}  # a contract in narrow places: L:4862017, CW:63724402
 OFFICE = {"lancers": "ランサーズ事務局", "crowdworks": "クラウドワークス事務局"}
 STATUS_LABELS = {
     "in_progress": "進行中",
@@ -203,3 +204,41 @@ def slash_date(value) -> str:
     """11/19 (the timeline's axis and marks)."""
     d = local(value)
     return "—" if d is None else f"{d.month}/{d.day}"
+
+# The escalation checklist of each platform, in order: (step, title, help).  The
+# help's {nudge} / {eligible} / {deadline} / {kenshu} are rule numbers from server.rules.
+CHECKLIST = {
+    "lancers": (
+        ("reminder_sent", "催促メッセージを送る",
+         "沈黙が{nudge}日続いたら、メッセージで丁寧に返信をお願いします（下の文面を使えます）。"),
+        ("report_filed", "完了報告をする",
+         "作業が終わっていれば、連絡催促申請の前に「完了報告」をします。完了報告のない作業は、"
+         "申請後の支払い確定の対象になりません。"),
+        ("request_filed", "連絡催促申請をする",
+         "固定報酬制・進行中で、クライアントの沈黙が{eligible}日以上のとき、メッセージページの「連絡催促申請」ボタンから"
+         "申請できます。申請から{deadline}日が連絡期限です。"),
+        ("office_contacted", "事務局（サポート）に問い合わせる",
+         "連絡期限を過ぎても進展がないとき、またはボタンが出ないときに、ランサーズのサポートへ相談します。"),
+    ),
+    "crowdworks": (
+        ("reminder_sent", "催促メッセージを送る",
+         "沈黙が{nudge}日続いたら、メッセージで丁寧に返信をお願いします（下の文面を使えます）。"),
+        ("report_filed", "納品（完了報告）をする",
+         "作業が終わっていれば納品します。納品後、検収の目安は{kenshu}日です。"
+         "「途中終了リクエスト」は仮払いが全額クライアントに返金されるため、納品済みの作業には使いません。"),
+        ("request_filed", "連絡催促を申請する",
+         "沈黙が{eligible}日以上のとき、契約ページの「契約相手と連絡がとれない場合はこちら」から申請できます"
+         "（事務局が確認します）。"),
+        ("office_contacted", "事務局に連絡する",
+         "納品から{kenshu}日たっても検収されないときは、事務局に検収の対応を依頼します。"),
+    ),
+}
+# A step the pages themselves show as done.
+SHOWN_BY_PAGES = {
+    "reminder_sent": "ページより: クライアントの最後のメッセージの後に、あなたが送ったメッセージ",
+    "report_filed": "ページより: 納品済み",
+    "request_filed": "ページより: 連絡催促を申請中",
+}
+CHECKLIST_HOWTO = ("チェックを入れて「保存」すると、その日時で記録します（判定に反映されます）。チェックを外して保存すると、"
+                   "その手順の記録を取り消します。記録済みの手順は、日時を変えて保存するともう一件記録します。"
+                   "ページに表示されていること（納品、あなたのメッセージ）は、記録しなくてもチェックが付きます。")

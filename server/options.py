@@ -11,6 +11,15 @@ from collector.timeutil import parse_instant
 from server.paths import default_db_path, secure_db
 
 
+class BadInput(click.ClickException):
+    """Input ghostwatch refuses; exit code 2, message in Japanese."""
+
+    exit_code = 2
+
+    def format_message(self) -> str:
+        return self.message
+
+
 def db_option(fn):
     return click.option(
         "--db",
