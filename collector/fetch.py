@@ -705,7 +705,8 @@ def _contract_url(platform: str, listed: ListedContract, boards: dict[str, str])
     return module.contract_url(cid), None
 
 
-def join_lancers_boards(browser: Browser, job_ids: Sequence[str], sleeper: Sleeper) -> dict[str, str]:
+def join_lancers_boards(browser: Browser, job_ids: Sequence[str], sleeper: Sleeper,
+                        on_board: Callable[[int], None] | None = None) -> dict[str, str]:
     """Lancers' working list shows jobs, its message pages are boards: find each
     job's board through the boards list API and each board's detail
     (``with.job.id``), newest boards first, until every job has its board or
@@ -713,7 +714,8 @@ def join_lancers_boards(browser: Browser, job_ids: Sequence[str], sleeper: Sleep
 
     Raises ``UnrecognisedList`` when the boards list is not the JSON expected,
     ``FetchError`` when it cannot be loaded; a board whose detail cannot be
-    read is passed over (its job, if any, is reported as not found)."""
+    read is passed over (its job, if any, is reported as not found).
+    ``on_board(n)`` is told the number of boards checked so far."""
     from collector import lancers
 
     options = browser.options
@@ -744,6 +746,8 @@ def join_lancers_boards(browser: Browser, job_ids: Sequence[str], sleeper: Sleep
             sleeper.between_requests(options)
             requests += 1
             detail = browser.get(lancers.board_detail_url(board_id), "lancers", sleeper)
+            if on_board is not None:
+                on_board(len(seen))
             if detail["status"] != 200:
                 log.info("board %s: HTTP %s, passed over", board_id, detail["status"])
                 continue
@@ -781,6 +785,7 @@ def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions 
                   sleeper: Sleeper | None = None,
                   on_list: Callable[[ContractList], None] | None = None,
                   known_boards: dict[str, str] | None = None,
+                  on_board: Callable[[int], None] | None = None,
                   ) -> Iterator[FetchedPage | FailedPage | SkippedPage]:
     """Open the platform's list of open contracts (all its pages), then capture
     every contract's page.
@@ -793,8 +798,9 @@ def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions 
     its progress bar).  ``known_boards`` (Lancers ``{job id: board id}``, from
     earlier captures) spares the boards list for the jobs it names; each such
     board is checked by its capture (the board detail names the job) and
-    looked up again when it names another.  The browser is closed when the
-    generator ends, raises, or is closed early.
+    looked up again when it names another; ``on_board(n)`` follows that
+    search (boards checked).  The browser is closed when the generator ends,
+    raises, or is closed early.
     """
     options = options or FetchOptions()
     sleeper = sleeper or Sleeper()
@@ -834,7 +840,7 @@ def collect_pages(platform: str, profile_dir: str | Path, options: FetchOptions 
             """{job: board} for these jobs, or the FailedPage of each when the boards list failed."""
             sleeper.between_pages(options)
             try:
-                return join_lancers_boards(browser, [c.contract_id for c in listed_jobs], sleeper), []
+                return join_lancers_boards(browser, [c.contract_id for c in listed_jobs], sleeper, on_board), []
             except (UnrecognisedList, HumanCheck, NotLoggedIn, BrowserError):
                 raise
             except FetchError as err:

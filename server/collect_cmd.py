@@ -277,17 +277,24 @@ def collect_platform(store, platform: str, profile: Path, options, progress, ech
     fetch_s = ingest_s = 0.0
     task = progress.add_task(f"{_label(platform)}: 契約一覧を開いています…", total=None)
 
+    reading_label = f"{_label(platform)}: 契約を読んでいます"
+
     def on_list(listing):
         result.listed = len(listing.contracts)
-        progress.update(task, total=result.listed, completed=0,
-                        description=f"{_label(platform)}: 契約を読んでいます")
+        progress.update(task, total=result.listed, completed=0, description=reading_label)
 
-    pages = collect_pages(platform, profile, options, on_list=on_list, known_boards=known_boards(store, platform))
+    def on_board(checked):
+        progress.update(task, description=f"{_label(platform)}: メッセージボードを照合しています（{checked} 件）")
+
+    pages = collect_pages(platform, profile, options, on_list=on_list, known_boards=known_boards(store, platform),
+                          on_board=on_board)
     try:
         with contextlib.closing(pages):
             for item in pages:
                 if first_page_at is None:
                     first_page_at = item.started
+                if item.kind == "contract":
+                    progress.update(task, description=reading_label)
                 fetch_s += item.seconds
                 last_done_at = time.monotonic()
                 cid = item.listed.contract_id if item.listed else None
