@@ -225,17 +225,26 @@ API_DELAY_FRACTION = 0.25
 
 
 def capture_script_path() -> Path:
-    """``extension/capture.js``, the capture routine shared with the extension.
+    """``extension/capture.js``, the capture routine shared with the extension:
+    beside the ``collector`` package in the source tree, else the copy an
+    installed wheel ships as the data of the ``ghostwatch_extension`` package
+    (pyproject.toml maps ``extension/`` to it)."""
+    import collector
 
-    It ships as the data of the package ``ghostwatch_extension`` (pyproject.toml
-    maps it to ``extension/``): in the source tree and in an installed wheel alike.
-    """
-    spec = importlib.util.find_spec("ghostwatch_extension")
+    source = Path(collector.__file__).resolve().parent.parent / "extension" / "capture.js"
+    if source.is_file():
+        return source
+    try:
+        from importlib.util import find_spec
+
+        spec = find_spec("ghostwatch_extension")
+    except (ImportError, ValueError):
+        spec = None
     for location in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / "capture.js"
-        if candidate.is_file():
-            return candidate
-    return Path(__file__).resolve().parent.parent / "extension" / "capture.js"  # a checkout not installed
+        shipped = Path(location) / "capture.js"
+        if shipped.is_file():
+            return shipped
+    return source  # not found: capture_script() says so
 
 
 @functools.lru_cache(maxsize=1)
