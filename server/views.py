@@ -236,47 +236,54 @@ def collecting_status(at: datetime) -> dict | None:
 # --- the checklist -------------------------------------------------------------
 
 
-def checklist(verdict: dict, steps: list[dict]) -> list[dict]:
-    """The escalation path of the contract's platform, in order, with its dates."""
+def shown_by_pages(verdict: dict, messages: list[dict]) -> dict[str, list[dict]]:
+    """The steps the pages themselves show as done: the user's own messages
+    after the client's last one (reminders), a delivered contract (its
+    delivery), a request the page shows as filed."""
+    shown: dict[str, list[dict]] = {kind: [] for kind in STEP_KINDS}
+    last_client = labels.local(verdict.get("last_client_message_at"))
+    if last_client is not None:
+        for m in messages:
+            sent = labels.local(m.get("sent_at"))
+            if m.get("sender") == "me" and sent is not None and sent > last_client:
+                shown["reminder_sent"].append({"at": sent, "text": labels.SHOWN_BY_PAGES["reminder_sent"]})
+    if verdict.get("status") == "delivered" or (verdict.get("delivered_at") and verdict.get("platform") == "crowdworks"):
+        shown["report_filed"].append({"at": labels.local(verdict.get("delivered_at")),
+                                      "text": labels.SHOWN_BY_PAGES["report_filed"]})
+    if verdict.get("escalation") == "requested":
+        shown["request_filed"].append({"at": None, "text": labels.SHOWN_BY_PAGES["request_filed"]})
+    return shown
+
+
+def checklist(verdict: dict, steps: list[dict], messages: list[dict], at: datetime) -> list[dict]:
+    """The escalation path of the contract's platform, in order, with its dates;
+    each step checked when it is recorded or the pages show it."""
     platform = verdict["platform"]
     silent_since = labels.local(verdict.get("silent_since"))
-    nudge_at = silent_since + rules.NUDGE_DAYS * DAY if silent_since else None
     by_kind: dict[str, list[dict]] = {kind: [] for kind in STEP_KINDS}
     for step in steps:
         by_kind.setdefault(step["step"], []).append(step)
-    if platform == "lancers":
-        items = [
-            ("reminder_sent", "催促メッセージを送る",
-             "沈黙が3日続いたら、メッセージで丁寧に返信をお願いします（下の文面を使えます）。", nudge_at),
-            ("report_filed", "完了報告をする",
-             "作業が終わっていれば、連絡催促申請の前に「完了報告」をします。完了報告のない作業は、"
-             "申請後の支払い確定の対象になりません。", None),
-            ("request_filed", "連絡催促申請をする",
-             "固定報酬制・進行中で、クライアントの沈黙が7日以上のとき、メッセージページの「連絡催促申請」ボタンから"
-             "申請できます。申請から7日が連絡期限です。", labels.local(verdict.get("eligible_at"))),
-            ("office_contacted", "事務局（サポート）に問い合わせる",
-             "連絡期限を過ぎても進展がないとき、またはボタンが出ないときに、ランサーズのサポートへ相談します。",
-             labels.local(verdict.get("deadline_at"))),
-        ]
-    else:
-        delivered = labels.local(verdict.get("delivered_at"))
-        items = [
-            ("reminder_sent", "催促メッセージを送る",
-             "沈黙が3日続いたら、メッセージで丁寧に返信をお願いします（下の文面を使えます）。", nudge_at),
-            ("report_filed", "納品（完了報告）をする",
-             "作業が終わっていれば納品します。納品後、検収の目安は1週間です。"
-             "「途中終了リクエスト」は仮払いが全額クライアントに返金されるため、納品済みの作業には使いません。", None),
-            ("request_filed", "連絡催促を申請する",
-             "沈黙が7日以上のとき、契約ページの「契約相手と連絡がとれない場合はこちら」から申請できます"
-             "（事務局が確認します）。", labels.local(verdict.get("eligible_at"))),
-            ("office_contacted", "事務局に連絡する",
-             "納品から1週間たっても検収されないときは、事務局に検収の対応を依頼します。",
-             timeline.kenshu_due(verdict)),
-        ]
-    return [
-        {"kind": kind, "title": title, "help": text, "from": when, "done": by_kind.get(kind, [])}
-        for kind, title, text, when in items
-    ]
+    shown = shown_by_pages(verdict, messages)
+    since = {
+        "reminder_sent": silent_since + rules.NUDGE_DAYS * DAY if silent_since else None,
+        "report_filed": None,
+        "request_filed": labels.local(verdict.get("eligible_at")),
+        "office_contacted": labels.local(verdict.get("deadline_at")) if platform == "lancers" else timeline.kenshu_due(verdict),
+    }
+    numbers = {"nudge": rules.NUDGE_DAYS, "eligible": rules.ELIGIBLE_DAYS, "deadline": rules.LANCERS_DEADLINE_DAYS,
+               "kenshu": rules.KENSHU_DAYS}
+    now_local = at.astimezone(JST).strftime("%Y-%m-%dT%H:%M")
+    items = []
+    for kind, title, text in labels.CHECKLIST.get(platform, labels.CHECKLIST["crowdworks"]):
+        done = by_kind.get(kind, [])
+        latest = labels.local(done[-1]["done_at"]) if done else None
+        items.append({
+            "kind": kind, "title": title, "help": text.format(**numbers), "from": since[kind],
+            "done": done, "shown": shown.get(kind, []), "checked": bool(done or shown.get(kind)),
+            # A recorded step's form shows its date: saving it unchanged records nothing more.
+            "date_value": latest.astimezone(JST).strftime("%Y-%m-%dT%H:%M") if latest else now_local,
+        })
+    return items
 
 
 # --- routes --------------------------------------------------------------------
@@ -314,8 +321,8 @@ def contract(platform: str, contract_id: str):
         unknown_facts=unknown_facts(verdict),
         picture=timeline.picture(messages, verdict, at, row.get("last_read_at")),
         proven=timeline.proven_silence(verdict, row.get("last_read_at")),
-        checklist=checklist(verdict, steps),
-        fresh=freshness(verdict, at), texts=texts(verdict, steps, at), office=labels.OFFICE.get(platform, "事務局"),
+        checklist=checklist(verdict, steps, messages, at),
+        fresh=freshness(verdict, at), texts=texts(verdict, steps, messages, at), office=labels.OFFICE.get(platform, "事務局"),
         now_local=at.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
         query=at_query("at" in request.args, at),
     )
@@ -357,6 +364,32 @@ def record_step(platform: str, contract_id: str):
     get_store().add_step(platform, contract_id, step, done_at, note)
     return redirect(url_for("views.contract", platform=platform, contract_id=contract_id,
                             **request.args.to_dict()) + "#checklist", code=303)
+
+
+@bp.post("/contracts/<platform>/<contract_id>/checklist")
+def check_step(platform: str, contract_id: str):
+    """A checklist checkbox saved: checked records the step (once; again only
+    with another date), unchecked deletes its records."""
+    contract_verdict(platform, contract_id, now())
+    step = request.form.get("step", "")
+    if step not in STEP_KINDS:
+        abort(400, description=f"記録する手順が正しくありません: {step[:40]!r}")
+    store = get_store()
+    recorded = [s for s in store.steps(platform, contract_id) if s["step"] == step]
+    if request.form.get("done"):
+        value = request.form.get("done_at", "").strip()
+        try:
+            done_at = parse_instant(value) if value else now()
+        except ValueError:
+            abort(400, description=f"日時が読めません: {value[:40]!r}")
+        if not any(labels.local(s["done_at"]).replace(second=0, microsecond=0)
+                   == done_at.astimezone(JST).replace(second=0, microsecond=0) for s in recorded):
+            store.add_step(platform, contract_id, step, done_at, request.form.get("note", "")[:2000])
+    else:
+        for s in recorded:
+            store.delete_step(s["id"])
+    return redirect(url_for("views.contract", platform=platform, contract_id=contract_id,
+                            **request.args.to_dict()) + f"#step-{step}", code=303)
 
 
 @bp.post("/contracts/<platform>/<contract_id>/steps/<int:step_id>/delete")
@@ -401,11 +434,16 @@ def calendar():
 # --- texts to copy -------------------------------------------------------------
 
 
-def texts(verdict: dict, steps: list[dict], at: datetime) -> dict:
+def texts(verdict: dict, steps: list[dict], messages: list[dict], at: datetime) -> dict:
     days = verdict.get("silent_days")
+    done = {s["step"]: s for s in steps}
+    # A reminder the pages show (the user's message after the client's last) counts too.
+    reminders = shown_by_pages(verdict, messages)["reminder_sent"]
+    if "reminder_sent" not in done and reminders:
+        done["reminder_sent"] = {"done_at": reminders[-1]["at"]}
     context = {
         "at": at, "office": labels.OFFICE.get(verdict["platform"], "事務局"),
-        "steps": {s["step"]: s for s in steps},
+        "steps": done,
         "silence": "" if days is None else f"（{days}日{'以上' if verdict.get('silence_is_lower_bound') else ''}経過）",
         "deadline": f"（連絡期限 {jdatetime(verdict['deadline_at'])}）" if verdict.get("deadline_at") else "",
     }

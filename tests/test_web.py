@@ -237,10 +237,12 @@ def test_recording_a_lancers_request_starts_its_seven_day_deadline(page, live_se
     sign_in(page, live_server, f"/contracts/lancers/{JOB}?at=2026-11-21T12%3A00%3A00%2B09%3A00")
     expect(page.locator("#verdict")).to_have_attribute("data-state", "eligible")
     step = page.locator('li.step[data-step="request_filed"]')
+    expect(step.locator("input.step-check")).not_to_be_checked()
     step.locator('input[name="done_at"]').fill("2026-11-21T10:00")
     step.locator('input[name="note"]').fill("ボタンから申請")
-    step.get_by_role("button", name="記録する").click()
+    step.locator("input.step-check").click()  # a real checkbox: ticking it saves the step
     expect(page.locator("#verdict")).to_have_attribute("data-state", "requested")
+    expect(step.locator("input.step-check")).to_be_checked()
     expect(page.locator("#verdict .chip")).to_have_text("申請中")
     expect(page.locator("#deadline-at")).to_have_text("2026年11月28日(土) 10:00")
     expect(step.locator(".recorded")).to_contain_text("2026年11月21日(土) 10:00")
@@ -248,10 +250,13 @@ def test_recording_a_lancers_request_starts_its_seven_day_deadline(page, live_se
     expect(page.locator("#timeline-svg line.mark-deadline")).to_have_count(1)
     _, api = live_server.json("GET", f"/api/contracts/lancers/{JOB}?at=2026-11-21T12:00:00%2B09:00")
     assert api["state"] == "requested" and api["deadline_at"] == "2026-11-28T10:00:00+09:00"
-    # A mistaken record can be taken back.
+    # A mistaken record can be taken back: untick it (after a confirmation).
     page.once("dialog", lambda dialog: dialog.accept())
-    step.get_by_role("button", name="取り消す").click()
+    step.locator("input.step-check").click()
     expect(page.locator("#verdict")).to_have_attribute("data-state", "eligible")
+    expect(step.locator("input.step-check")).not_to_be_checked()
+    _, api = live_server.json("GET", f"/api/contracts/lancers/{JOB}")
+    assert api["recorded_steps"] == []
 
 
 def test_a_reminder_sent_is_recorded_and_named_in_the_office_text(page, live_server):
@@ -259,8 +264,11 @@ def test_a_reminder_sent_is_recorded_and_named_in_the_office_text(page, live_ser
     post_page(live_server, p)
     sign_in(page, live_server, f"/contracts/crowdworks/{p.expected['contract_id']}")
     step = page.locator('li.step[data-step="reminder_sent"]')
+    # The page shows the user's messages after the client's last (11/17 19:22): ticked already.
+    expect(step.locator("input.step-check")).to_be_checked()
+    expect(step.locator(".shown")).to_have_count(2)
     step.locator('input[name="done_at"]').fill("2026-11-20T18:30")
-    step.get_by_role("button", name="記録する").click()
+    step.get_by_role("button", name="保存").click()  # ticked: saving records this reminder
     expect(step).to_have_class(re.compile(r"\bdone\b"))
     expect(page.locator("#text-office")).to_have_value(re.compile("こちらからの催促: 2026年11月20日\\(金\\) 18:30"))
 

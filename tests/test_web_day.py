@@ -190,3 +190,92 @@ def test_a_phone_never_scrolls_sideways(page, live_server):
     for part in (".days", ".chip", "a.title"):
         box = row.locator(part).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], part
+
+
+# --- the checklist uses what the pages show --------------------------------------
+
+
+def corpus_crowdworks_messages(p) -> list[tuple[bool, str]]:
+    """(own message?, ISO instant) of a CrowdWorks corpus capture's messages.json."""
+    import json
+
+    found = []
+    for response in p.responses_list():
+        for m in json.loads(response["body"]).get("messages", []):
+            y, rest = m["senddate"].split("年")
+            mo, rest = rest.split("月")
+            d, hm = rest.split("日 ")
+            found.append((m["own_message"], f"{y}-{int(mo):02d}-{int(d):02d}T{hm}:00+09:00"))
+    return found
+
+
+def test_a_delivered_contract_has_its_delivery_and_the_users_later_messages_ticked(page, live_server):
+    cid = DELIVERED.expected["contract_id"]
+    post_page(live_server, DELIVERED)
+    last_client = DELIVERED.expected["last_client_message_at"]
+    mine_after = [when for own, when in corpus_crowdworks_messages(DELIVERED)
+                  if own and parse_instant(when) > parse_instant(last_client)]
+    assert len(mine_after) == 3
+    sign_in(page, live_server, f"/contracts/crowdworks/{cid}?{at_query(DELIVERED.expected['at'])}")
+    delivery = page.locator('li.step[data-step="report_filed"]')
+    expect(delivery.locator("input.step-check")).to_be_checked()
+    expect(delivery.locator(".shown")).to_contain_text("納品済み")
+    reminders = page.locator('li.step[data-step="reminder_sent"]')
+    expect(reminders.locator("input.step-check")).to_be_checked()
+    expect(reminders.locator(".shown time")).to_have_text([jdt(when) for when in mine_after])
+    for kind in ("request_filed", "office_contacted"):
+        expect(page.locator(f'li.step[data-step="{kind}"] input.step-check')).not_to_be_checked()
+    # The 事務局 text names the latest reminder the page shows.
+    expect(page.locator("#text-office")).to_have_value(re.compile(re.escape(f"こちらからの催促: {jdt(mine_after[-1])}")))
+    # Unticking what the pages show changes nothing (there is no record to take back).
+    reminders.locator("input.step-check").click()
+    expect(reminders.locator("input.step-check")).to_be_checked()
+    _, api = live_server.json("GET", f"/api/contracts/crowdworks/{cid}")
+    assert api["recorded_steps"] == []
+
+
+def test_a_client_who_wrote_last_leaves_the_reminder_unticked(page, live_server):
+    from pagekit import crowdworks_capture
+
+    capture = crowdworks_capture("71230002", [("me", "2026-11-20T10:00:00+09:00", "初稿です。"),
+                                              ("client", "2026-11-21T09:00:00+09:00", "確認します。")])
+    post_capture(live_server, capture)
+    sign_in(page, live_server, f"/contracts/crowdworks/71230002?{at_query(MORNING)}")
+    for kind in ("reminder_sent", "report_filed", "request_filed", "office_contacted"):
+        expect(page.locator(f'li.step[data-step="{kind}"] input.step-check')).not_to_be_checked()
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["without-js", "with-js"])
+def test_checklist_checkboxes_record_and_delete_steps(browser, live_server, javascript):
+    from pagekit import crowdworks_capture
+
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    capture = crowdworks_capture("71230003", [("client", "2026-11-20T09:00:00+09:00", "確認します。")])
+    post_capture(live_server, capture)
+    sign_in(page, live_server, f"/contracts/crowdworks/71230003?{at_query(MORNING)}")
+    step = page.locator('li.step[data-step="office_contacted"]')
+    box = step.locator("input.step-check")
+    expect(box).not_to_be_checked()
+    step.locator('input[name="done_at"]').fill("2026-11-24T15:00")
+    step.locator('input[name="note"]').fill("問い合わせフォームから")
+    box.click()
+    if not javascript:
+        step.get_by_role("button", name="保存").click()
+    expect(step.locator(".recorded")).to_contain_text("2026年11月24日(火) 15:00")
+    expect(box).to_be_checked()
+    _, api = live_server.json("GET", "/api/contracts/crowdworks/71230003")
+    assert [(s["step"], s["done_at"], s["note"]) for s in api["recorded_steps"]] == [
+        ("office_contacted", "2026-11-24T15:00:00+09:00", "問い合わせフォームから")]
+    # Saving it again unchanged records nothing more.
+    step.get_by_role("button", name="保存").click()
+    expect(step.locator(".recorded")).to_have_count(1)
+    # Unticked and saved: the record is gone.
+    page.once("dialog", lambda dialog: dialog.accept())
+    box.click()
+    if not javascript:
+        step.get_by_role("button", name="保存").click()
+    expect(step.locator(".recorded")).to_have_count(0)
+    expect(box).not_to_be_checked()
+    assert live_server.json("GET", "/api/contracts/crowdworks/71230003")[1]["recorded_steps"] == []
+    context.close()

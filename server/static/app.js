@@ -36,3 +36,14 @@ function fallbackCopy(source) {
   }
   try { document.execCommand("copy"); } catch (e) { /* the text stays selected for the user to copy */ }
 }
+
+// The checklist's checkboxes save themselves (without JS, the form's 「保存」 button does).
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  if (!box.classList || !box.classList.contains("step-check")) return;
+  if (!box.checked) {
+    if (box.hasAttribute("data-shown-by-pages")) { box.checked = true; return; }  // the pages show it: nothing to undo
+    if (box.dataset.confirmUncheck && !window.confirm(box.dataset.confirmUncheck)) { box.checked = true; return; }
+  }
+  if (box.form.requestSubmit) box.form.requestSubmit(); else box.form.submit();
+});
