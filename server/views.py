@@ -16,6 +16,8 @@ instant than now.
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from datetime import datetime
 
 from flask import (
@@ -34,6 +36,7 @@ from collector.timeutil import DAY, JST, iso, now, parse_instant
 from server import labels, rules, service, timeline
 from server.labels import ago, jdate, jdatetime
 from server.db import get_store
+from server.paths import settings_path, write_settings
 from server.store import STEP_KINDS, UNKNOWN_JOB_PREFIX
 
 bp = Blueprint("views", __name__)
@@ -322,7 +325,7 @@ def contract(platform: str, contract_id: str):
         picture=timeline.picture(messages, verdict, at, row.get("last_read_at")),
         proven=timeline.proven_silence(verdict, row.get("last_read_at")),
         checklist=checklist(verdict, steps, messages, at),
-        fresh=freshness(verdict, at), texts=texts(verdict, steps, messages, at), office=labels.OFFICE.get(platform, "事務局"),
+        fresh=freshness(verdict, at), texts=texts(verdict, steps, messages, at), user_name=user_name(), office=labels.OFFICE.get(platform, "事務局"),
         now_local=at.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
         query=at_query("at" in request.args, at),
     )
@@ -409,6 +412,52 @@ def pair():
                            server_url=f"http://127.0.0.1:{port}")
 
 
+# --- settings ------------------------------------------------------------------
+
+USER_NAME_MAX = 60
+
+
+def user_name() -> str:
+    """The user's name for the texts (``user_name`` in settings.json), or ''."""
+    return str(current_app.config["GHOSTWATCH_SETTINGS"].get("user_name") or "")
+
+
+@bp.get("/settings")
+def settings():
+    return render_template("settings.html", user_name=user_name(), saved=request.args.get("saved"),
+                           max_name=USER_NAME_MAX)
+
+
+@bp.post("/settings")
+def save_settings():
+    """Save the user's name in settings.json (mode 0600), keeping every other setting."""
+    name = " ".join(request.form.get("user_name", "").split())
+    if len(name) > USER_NAME_MAX:
+        abort(400, description=f"名前が長すぎます（{USER_NAME_MAX}文字まで）。")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+        abort(400, description="名前に制御文字や見えない文字は使えません。")
+    path = settings_path()
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        stored = {}
+    except (OSError, ValueError):
+        abort(400, description=f"設定ファイル {path} が読めないため、上書きしません。ファイルを直すか消してください。")
+    if not isinstance(stored, dict):
+        abort(400, description=f"設定ファイル {path} の形式が正しくないため、上書きしません。")
+    if name:
+        stored["user_name"] = name
+    else:
+        stored.pop("user_name", None)
+    write_settings(stored)
+    live = current_app.config["GHOSTWATCH_SETTINGS"]
+    if name:
+        live["user_name"] = name
+    else:
+        live.pop("user_name", None)
+    return redirect(url_for("views.settings", saved="1" if name else "0"), code=303)
+
+
 @bp.post("/logout")
 def logout():
     from server.security import COOKIE_NAME
@@ -443,6 +492,7 @@ def texts(verdict: dict, steps: list[dict], messages: list[dict], at: datetime) 
         done["reminder_sent"] = {"done_at": reminders[-1]["at"]}
     context = {
         "at": at, "office": labels.OFFICE.get(verdict["platform"], "事務局"),
+        "user_name": user_name() or labels.USER_NAME_PLACEHOLDER,
         "steps": done,
         "silence": "" if days is None else f"（{days}日{'以上' if verdict.get('silence_is_lower_bound') else ''}経過）",
         "deadline": f"（連絡期限 {jdatetime(verdict['deadline_at'])}）" if verdict.get("deadline_at") else "",

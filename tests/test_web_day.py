@@ -279,3 +279,99 @@ def test_checklist_checkboxes_record_and_delete_steps(browser, live_server, java
     expect(box).not_to_be_checked()
     assert live_server.json("GET", "/api/contracts/crowdworks/71230003")[1]["recorded_steps"] == []
     context.close()
+
+
+# --- texts: the user's name, edited before copying, copy and open the thread -------------
+
+
+def test_the_users_name_is_a_setting_that_fills_both_texts(page, live_server):
+    import json
+    import stat
+
+    from test_api import SILENT
+
+    post_page(live_server, SILENT)
+    job = SILENT.expected["contract_id"]
+    sign_in(page, live_server, f"/contracts/lancers/{job}")
+    expect(page.locator("#text-reminder")).to_have_value(re.compile("担当しております、（お名前）です。"))
+    page.locator("#texts-help").get_by_role("link", name="設定").click()
+    expect(page.locator("h1")).to_have_text("設定")
+    page.locator("#user-name").fill("  山田 花子 ")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("#saved")).to_contain_text("保存しました")
+    expect(page.locator("#user-name")).to_have_value("山田 花子")
+    settings = live_server.home / "settings.json"
+    assert json.loads(settings.read_text(encoding="utf-8"))["user_name"] == "山田 花子"
+    assert stat.S_IMODE(settings.stat().st_mode) == 0o600
+    page.goto(f"{live_server.url}/contracts/lancers/{job}")
+    reminder = page.locator("#text-reminder")
+    expect(reminder).to_have_value(re.compile("担当しております、山田 花子です。"))
+    expect(reminder).to_have_value(re.compile("山田 花子\n$"))  # signed
+    expect(page.locator("#text-office")).to_have_value(re.compile("受注者の山田 花子です。"))
+    expect(page.locator("body")).not_to_contain_text("（お名前）")
+    # Emptied: the placeholder again, and the setting is gone from the file.
+    page.goto(f"{live_server.url}/settings")
+    page.locator("#user-name").fill("")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("#saved")).to_contain_text("消しました")
+    assert "user_name" not in json.loads(settings.read_text(encoding="utf-8"))
+
+
+def test_the_name_setting_keeps_other_settings_and_refuses_other_sites(live_server):
+    import json
+
+    from serverkit import no_redirect
+
+    settings = live_server.home / "settings.json"
+    settings.write_text(json.dumps({"collect_platforms": ["lancers"]}), encoding="utf-8")
+    origin = {"Content-Type": "application/x-www-form-urlencoded"}
+    # Another site's form: refused before anything is read.
+    status, _, _ = no_redirect(live_server, "POST", "/settings", "user_name=evil".encode(),
+                               {**origin, "Origin": "https://evil.example"})
+    assert status == 403
+    assert json.loads(settings.read_text(encoding="utf-8")) == {"collect_platforms": ["lancers"]}
+
+
+def test_settings_form_works_without_javascript_and_keeps_other_keys(browser, live_server):
+    import json
+
+    settings = live_server.home / "settings.json"
+    settings.write_text(json.dumps({"collect_platforms": ["lancers"]}), encoding="utf-8")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, live_server, "/settings")
+    page.locator("#user-name").fill("佐藤")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("#saved")).to_be_visible()
+    assert json.loads(settings.read_text(encoding="utf-8")) == {"collect_platforms": ["lancers"], "user_name": "佐藤"}
+    # A name with an invisible control (a right-to-left override) is refused; line breaks fold to spaces.
+    page.locator("#user-name").evaluate("e => e.value = '佐藤\\u202e'")
+    page.get_by_role("button", name="保存").click()
+    assert page.locator("h1").inner_text() == "リクエストが正しくありません"
+    assert json.loads(settings.read_text(encoding="utf-8"))["user_name"] == "佐藤"
+    context.close()
+
+
+def test_texts_can_be_edited_then_copied_and_the_thread_opened(page, live_server):
+    from test_api import SILENT
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    # The thread opens at its real address: served here, never from the internet.
+    page.context.route("https://www.lancers.jp/**",
+                       lambda route: route.fulfill(body="<html><body>thread</body></html>", content_type="text/html"))
+    post_page(live_server, SILENT)
+    sign_in(page, live_server, f"/contracts/lancers/{SILENT.expected['contract_id']}")
+    reminder = page.locator("#text-reminder")
+    reminder.press("ControlOrMeta+End")  # not readonly: the user edits it
+    reminder.type("\n追伸: 明日までにご確認いただけると助かります。")
+    edited = reminder.input_value()
+    assert edited.endswith("追伸: 明日までにご確認いただけると助かります。")
+    link = page.get_by_role("link", name="コピーしてスレッドを開く")
+    expect(link).to_have_attribute("href", SILENT.url)  # the verdict's url: the thread
+    with page.context.expect_page() as opened:
+        link.click()
+    thread = opened.value
+    thread.wait_for_load_state()
+    assert thread.url == SILENT.url
+    page.bring_to_front()
+    assert page.evaluate("navigator.clipboard.readText()") == edited

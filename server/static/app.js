@@ -1,5 +1,14 @@
 // ghostwatch web view: copy buttons, confirmations, print. Plain JS, no data from the server is evaluated.
 document.addEventListener("click", function (event) {
+  // 「コピーしてスレッドを開く」: a link to the thread that copies the text first.  The copy is
+  // synchronous (the new tab takes the focus an asynchronous clipboard write needs);
+  // the link then opens as any link does (and without JS it just opens).
+  var link = event.target.closest("a[data-copy-target]");
+  if (link) {
+    var text = document.getElementById(link.dataset.copyTarget);
+    if (text) { copyNow(text); link.textContent = link.textContent.replace(/^(コピーしました · )?/, "コピーしました · "); }
+    return;
+  }
   var button = event.target.closest("button");
   if (!button) return;
   if (button.dataset.copyTarget) {
@@ -23,6 +32,12 @@ document.addEventListener("click", function (event) {
     window.print();
   }
 });
+
+function copyNow(source) {
+  var start = source.selectionStart, end = source.selectionEnd;
+  fallbackCopy(source);
+  if (source.setSelectionRange && start !== undefined) source.setSelectionRange(start, end);
+}
 
 function fallbackCopy(source) {
   if (source.select) {
