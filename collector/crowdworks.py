@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from collector.capture import Response, find_response, json_of
 from collector.html import class_has_stem, has_class, has_stem, html_fragment_text, login_form_shown, text_of, visible_text
-from collector.reading import ContractList, LayoutError, ListedContract, Message, PageRef, Thread
+from collector.reading import MAX_ID_DIGITS, ContractList, LayoutError, ListedContract, Message, PageRef, Thread
 from collector.timeutil import JST
 
 PLATFORM = "crowdworks"
@@ -51,7 +51,7 @@ def match_url(parts, url: str) -> PageRef | None:
     if parts.hostname not in HOSTS:
         return None
     path = parts.path.rstrip("/") or "/"
-    if (m := CONTRACT_PATH.match(path)) and m.group(1).isascii():
+    if (m := CONTRACT_PATH.match(path)) and m.group(1).isascii() and len(m.group(1)) <= MAX_ID_DIGITS:
         return PageRef(PLATFORM, "thread", contract_url(m.group(1)), contract_id=m.group(1))
     if path == LIST_PATH:
         status = parse_qs(parts.query).get("status", ["active"])[0]

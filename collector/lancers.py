@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 from collector.capture import Response, checked_json, find_response, json_body, json_of
 from collector.html import has_class, login_form_shown, text_of
 from collector.reading import (
+    MAX_ID_DIGITS,
     ContractList,
     Inquiry,
     LayoutError,
@@ -123,7 +124,7 @@ def match_url(parts, url: str) -> PageRef | None:
     path = parts.path.rstrip("/") or "/"
     if path == THREAD_PATH:
         board = parse_qs(parts.query).get("boardId", [""])[0]
-        if board.isascii() and board.isdigit():
+        if board.isascii() and board.isdigit() and len(board) <= MAX_ID_DIGITS:
             return PageRef(PLATFORM, "thread", thread_url(board), thread_id=board)
         return None
     if LIST_PAGE_PATH.match(path):

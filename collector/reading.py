@@ -16,6 +16,7 @@ from collector.timeutil import iso
 
 SENDERS = ("client", "me", "system")
 SOURCES = ("api", "page", "list")
+MAX_ID_DIGITS = 20  # a board, job or contract id longer than this is no id of the platforms
 
 
 class UnsupportedURL(ValueError):

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 JST = ZoneInfo("Asia/Tokyo")
 DAY = timedelta(hours=24)
+# The instants ghostwatch reads and judges at: anything else is a typo, not a date.
+MIN_YEAR, MAX_YEAR = 1970, 2999
 
 
 def parse_instant(value: str) -> datetime:
@@ -26,6 +28,8 @@ def parse_instant(value: str) -> datetime:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=JST)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:  # 0001-01-01T00:00+09:00 is not even in year 1 in UTC
+        raise ValueError(f"year {parsed.year} is out of range ({MIN_YEAR}-{MAX_YEAR})")
     return parsed
 
 

@@ -180,3 +180,21 @@ def test_a_login_page_is_recognised_and_a_contract_page_is_not():
     assert not lancers.is_login_page(p.url, p.html.read_text(encoding="utf-8").replace("</header>", switch + "</header>"))
     cw = page("crowdworks/contract_recent")
     assert not crowdworks.is_login_page(cw.url, cw.html.read_text(encoding="utf-8"))
+
+
+def test_ids_are_ascii_digits_of_a_sane_length():
+    from collector.pages import UnsupportedURL, identify
+
+    for url in ("https://www.lancers.jp/mypage/message?boardId=" + "1" * 21,
+                "https://www.lancers.jp/mypage/message?boardId=１２３",
+                "https://crowdworks.jp/contracts/" + "9" * 21,
+                "https://crowdworks.jp/contracts/６３７２４４０２"):
+        with pytest.raises(UnsupportedURL):
+            identify(url)
+    assert identify("https://crowdworks.jp/contracts/" + "9" * 20).contract_id == "9" * 20
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+09:00", "9999-12-31T23:59:59+09:00", "1969-12-31T23:59:59Z"])
+def test_instants_outside_sane_years_are_refused(value):
+    with pytest.raises(ValueError):
+        parse_instant(value)

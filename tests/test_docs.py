@@ -28,7 +28,8 @@ def _normalise(route: str) -> str:
     return re.sub(r"<[^>]+>", "<>", route)
 
 
-def test_docs_server_lists_every_route_of_the_app(tmp_path):
+def test_docs_server_lists_every_route_of_the_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("GHOSTWATCH_HOME", str(tmp_path / "home"))
     doc = (ROOT / "docs" / "server.md").read_text(encoding="utf-8")
     documented = set()
     for cell in table_rows(doc):
