@@ -164,27 +164,14 @@ def post_snapshot():
         raise ApiError(422, "unsupported_url", str(err), field="url") from None
     except NotAPage as err:
         raise ApiError(422, "not_a_page", f"{err}（何も保存していません）", field="html") from None
-    common = {"page": answer["page"], "snapshot_id": answer["snapshot_id"], "duplicate": answer["duplicate"]}
+    result = service.capture_answer(answer)
     if answer["page"] == "contract_list":
-        if answer["unreadable"]:
-            return jsonify({
-                **common, "platform": answer["platform"], "state": "unreadable",
-                "unreadable_reason": answer["reason"], "contracts": [],
-                "badge": {"text": "?", "color": GREY},
-            })
-        contracts = [with_badge(v) for v in answer["contracts"]]
-        return jsonify({**common, "platform": answer["platform"], "state": None, "contracts": contracts,
-                        "badge": count_badge(contracts)})
-    if answer["verdict"] is None:  # an inquiry: a Lancers board that is no contract
-        return jsonify({**common, "platform": answer["platform"], "thread_id": answer["thread_id"],
-                        "contract_id": None, "state": None, "unreadable": answer["unreadable"],
-                        "unreadable_reason": answer["reason"], "badge": {"text": "", "color": GREY}})
-    verdict = dict(answer["verdict"])
-    if answer["unreadable"] and verdict["state"] != "unreadable":
-        # This page could not be read (though a page captured later could): answer
-        # for the page that was sent, never with a count of days read from another.
-        verdict.update(state="unreadable", unreadable_reason=answer["reason"])
-    return jsonify({**with_badge(verdict), **common})
+        contracts = [with_badge(v) for v in result["contracts"]]
+        badge = {"text": "?", "color": GREY} if answer["unreadable"] else count_badge(contracts)
+        return jsonify({**result, "unreadable_reason": answer["reason"], "contracts": contracts, "badge": badge})
+    if answer["verdict"] is None:  # an inquiry: no contract, no days
+        return jsonify({**result, "unreadable_reason": answer["reason"], "badge": {"text": "", "color": GREY}})
+    return jsonify(with_badge(result))
 
 
 @bp.get("/summary")

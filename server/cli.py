@@ -144,18 +144,6 @@ def parse(file, url, captured_at, responses_file):
     dump(reading.to_json())
 
 
-def ingest_output(answer: dict) -> dict:
-    """What ``ingest`` prints for one capture."""
-    if answer["page"] == "contract_list" and not answer["unreadable"]:
-        return {"page": "contract_list", "platform": answer["platform"], "contracts": answer["contracts"]}
-    if answer["verdict"] is not None:
-        verdict = dict(answer["verdict"])
-        if answer["unreadable"]:  # this capture's own reading, whatever the contract's latest
-            verdict.update(unreadable=True, reason=answer["reason"])
-        return verdict
-    return {key: answer[key] for key in ("platform", "page", "thread_id", "contract_id", "unreadable", "reason")}
-
-
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_capture_options
@@ -180,7 +168,7 @@ def ingest(files, url, captured_at, responses_file, at, db_path):
     answers = []
     with open_store(db_path) as store:
         for capture in captures:
-            answers.append(ingest_output(service.ingest(
+            answers.append(service.capture_answer(service.ingest(
                 store, capture.url, capture.html, capture.captured_at, source="cli", at=at,
                 responses=capture.responses)))
     dump(answers[0] if len(answers) == 1 else answers)

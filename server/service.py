@@ -88,3 +88,24 @@ def ingest(store: Store, url: str, html: str | bytes, captured_at: datetime, sou
         if key is not None:
             answer["verdict"] = verdict(store, reading.platform, key, at)
     return answer
+
+
+def capture_answer(answer: dict) -> dict:
+    """The one answer to a capture, printed by ``ghostwatch ingest`` and sent by
+    ``POST /api/snapshots`` (which adds badges): what was stored (``snapshot_id``,
+    ``duplicate``), what this capture read as (``page``, ``unreadable`` and its
+    ``reason``), and the contract's verdict (a thread), the listed contracts' (a
+    list) or none (an inquiry).  An unreadable capture says ``state:
+    "unreadable"`` even when an earlier capture of its contract was read: the
+    answer is for the capture sent, never days read from another."""
+    common = {key: answer[key] for key in ("snapshot_id", "duplicate", "page", "platform", "contract_id",
+                                           "thread_id", "unreadable", "reason")}
+    if answer["page"] == "contract_list":
+        return {**common, "state": "unreadable" if answer["unreadable"] else None,
+                "contracts": answer["contracts"] or []}
+    if answer["verdict"] is None:  # an inquiry: a Lancers board that is no contract
+        return {**common, "state": "unreadable" if answer["unreadable"] else None}
+    verdict = {**common, **answer["verdict"], "unreadable": answer["unreadable"], "reason": answer["reason"]}
+    if answer["unreadable"]:
+        verdict.update(state="unreadable", unreadable_reason=answer["reason"])
+    return verdict
