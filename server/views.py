@@ -1,14 +1,20 @@
 """The web view: Japanese, server-rendered (Jinja, autoescape on), a little plain JS.
 
-    GET  /                                         open contracts, most urgent first
-    GET  /contracts/<platform>/<id>                timeline, picture, checklist, texts
+    GET  /                                         today's list, then open contracts, most urgent first
+    GET  /contracts/<platform>/<id>                timeline, picture, checklist, texts, calendar links
+    POST /contracts/<platform>/<id>/checklist      a checklist checkbox: record or delete a step
     POST /contracts/<platform>/<id>/steps          record a step (reminder, 完了報告, …)
     POST /contracts/<platform>/<id>/steps/<n>/delete
     GET  /contracts/<platform>/<id>/evidence       printable evidence for support
+    GET  /contracts/<platform>/<id>/calendar.ics   the contract's dates, a file to import
+    GET  /settings, POST /settings                 the user's name (for the texts)
     GET  /pair                                     the token, for the extension to read
-    GET  /calendar.ics?token=…                     eligible-from and deadline dates
+    GET  /calendar.ics?token=…                     every open contract's dates (?download=1: a file)
     POST /logout                                   forget the session cookie
 
+The SVG timeline's coordinates come from ``server/timeline.py``, calendar
+events from ``server/ics.py``, every label and date format from
+``server/labels.py``.
 Pages need the session cookie (set by a visit with ``?token=…``); see
 ``server/security.py``.  Every page takes ``?at=ISO`` to judge at another
 instant than now.
@@ -36,7 +42,9 @@ from collector.timeutil import DAY, JST, iso, now, parse_instant
 from server import labels, rules, service, timeline
 from server.labels import ago, jdate, jdatetime
 from server.db import get_store
+from server.ics import calendar_text, events, google_url
 from server.paths import settings_path, write_settings
+from server.security import COOKIE_NAME
 from server.store import STEP_KINDS, UNKNOWN_JOB_PREFIX
 
 bp = Blueprint("views", __name__)
@@ -325,6 +333,7 @@ def contract(platform: str, contract_id: str):
         picture=timeline.picture(messages, verdict, at, row.get("last_read_at")),
         proven=timeline.proven_silence(verdict, row.get("last_read_at")),
         checklist=checklist(verdict, steps, messages, at),
+        calendar=calendar_links(verdict, at),
         fresh=freshness(verdict, at), texts=texts(verdict, steps, messages, at), user_name=user_name(), office=labels.OFFICE.get(platform, "事務局"),
         now_local=at.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
         query=at_query("at" in request.args, at),
@@ -460,8 +469,6 @@ def save_settings():
 
 @bp.post("/logout")
 def logout():
-    from server.security import COOKIE_NAME
-
     response = redirect(url_for("views.index"), code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
@@ -469,15 +476,36 @@ def logout():
 
 @bp.get("/calendar.ics")
 def calendar():
-    from server.ics import calendar_text
-
+    """The feed of every open contract's dates (subscribed to with the calendar
+    token); ``?download=1`` sends it as a file to import."""
     at = judged_at()
     verdicts = [v for v in service.status(get_store(), at) if v["state"] != "closed"]
-    body = calendar_text(verdicts, at, request.host_url.rstrip("/"))
+    return calendar_answer(calendar_text(verdicts, at, request.host_url.rstrip("/")), "ghostwatch.ics",
+                           download=request.args.get("download") == "1")
+
+
+@bp.get("/contracts/<platform>/<contract_id>/calendar.ics")
+def contract_calendar(platform: str, contract_id: str):
+    """One contract's dates, as a file to import."""
+    at = judged_at()
+    verdict = contract_verdict(platform, contract_id, at)
+    return calendar_answer(calendar_text([verdict], at, request.host_url.rstrip("/")),
+                           f"ghostwatch-{platform}-{contract_id}.ics", download=True)
+
+
+def calendar_answer(body: str, filename: str, download: bool):
+    disposition = "attachment" if download else "inline"
+    safe = "".join(ch for ch in filename if ch.isascii() and (ch.isalnum() or ch in "-_.")) or "ghostwatch.ics"
     return current_app.response_class(
         body, mimetype="text/calendar",
-        headers={"Content-Disposition": 'inline; filename="ghostwatch.ics"'},
+        headers={"Content-Disposition": f'{disposition}; filename="{safe}"'},
     )
+
+
+def calendar_links(verdict: dict, at: datetime) -> list[dict]:
+    """The contract's dates still to come, each with its 「Googleカレンダーに追加」 link."""
+    return [{**event, "google": google_url(event)}
+            for event in events(verdict, request.host_url.rstrip("/")) if event["start"] > at]
 
 
 # --- texts to copy -------------------------------------------------------------

@@ -375,3 +375,77 @@ def test_texts_can_be_edited_then_copied_and_the_thread_opened(page, live_server
     assert thread.url == SILENT.url
     page.bring_to_front()
     assert page.evaluate("navigator.clipboard.readText()") == edited
+
+
+# --- calendar: a Google link per date, a .ics file with alarms ---------------------------
+
+
+def google_query(href: str) -> dict:
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(href)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "calendar.google.com", "/calendar/render")
+    return {k: v[0] for k, v in parse_qs(parts.query).items()}
+
+
+def test_each_date_to_come_has_a_google_calendar_link(page, live_server):
+    from pagekit import lancers_capture
+
+    capture = lancers_capture("7100001", [("client", "2026-11-20T15:26:00+09:00", "確認します。")], title="ロゴ制作")
+    post_capture(live_server, capture)
+    eligible = parse_instant("2026-11-20T15:26:00+09:00") + timedelta(days=rules.ELIGIBLE_DAYS)
+    sign_in(page, live_server, f"/contracts/lancers/{capture.contract_id}?{at_query(MORNING)}")
+    dates = page.locator("#calendar-dates li")
+    expect(dates).to_have_count(1)  # the reminder is due already; the request date is to come
+    item = page.locator('#calendar-dates li[data-kind="eligible"]')
+    expect(item.locator("time")).to_have_text(jdt(eligible.isoformat()))
+    link = item.get_by_role("link", name="Googleカレンダーに追加")
+    expect(link).to_have_attribute("target", "_blank")
+    query = google_query(link.get_attribute("href"))
+    start = eligible.astimezone(__import__("datetime").timezone.utc)
+    assert query["action"] == "TEMPLATE"
+    assert query["text"] == "申請可能: ロゴ制作"
+    assert query["dates"].startswith(start.strftime("%Y%m%dT%H%M%SZ") + "/")
+    assert "ランサーズ「ロゴ制作」" in query["details"]
+    # Google cannot reach this computer: no subscription is suggested for it.
+    assert "購読" not in page.locator("#verdict").inner_text()
+
+
+def test_a_contract_and_all_contracts_download_as_ics_with_alarms(page, live_server):
+    cid = DELIVERED.expected["contract_id"]
+    post_page(live_server, DELIVERED)
+    at = DELIVERED.expected["at"]
+    sign_in(page, live_server, f"/contracts/crowdworks/{cid}?{at_query(at)}")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="カレンダーファイル（.ics）をダウンロード").click()
+    assert download.value.suggested_filename == f"ghostwatch-crowdworks-{cid}.ics"
+    text = open(download.value.path(), encoding="utf-8", newline="").read().replace("\r\n ", "")
+    events = {block.split("UID:")[1].split("\r\n")[0]: block for block in text.split("BEGIN:VEVENT")[1:]}
+    kenshu = parse_instant("2026-11-12T17:31:00+09:00") + timedelta(days=rules.KENSHU_DAYS)  # the page's 納品
+    eligible = parse_instant(DELIVERED.expected["verdict"]["eligible_at"])
+    utc = __import__("datetime").timezone.utc
+    assert set(events) == {f"crowdworks-{cid}-eligible@ghostwatch.local", f"crowdworks-{cid}-kenshu@ghostwatch.local"}
+    assert f"DTSTART:{kenshu.astimezone(utc):%Y%m%dT%H%M%SZ}" in events[f"crowdworks-{cid}-kenshu@ghostwatch.local"]
+    assert f"DTSTART:{eligible.astimezone(utc):%Y%m%dT%H%M%SZ}" in events[f"crowdworks-{cid}-eligible@ghostwatch.local"]
+    for block in events.values():
+        assert "BEGIN:VALARM" in block and "ACTION:DISPLAY" in block and "TRIGGER:PT0S" in block
+    # Every contract's dates, from the list.
+    page.goto(f"{live_server.url}/?{at_query(at)}")
+    with page.expect_download() as download:
+        page.locator("#calendar-download").get_by_role("link", name="カレンダーファイル（.ics）をダウンロード").click()
+    assert download.value.suggested_filename == "ghostwatch.ics"
+    assert f"UID:crowdworks-{cid}-kenshu@ghostwatch.local" in open(download.value.path(), encoding="utf-8", newline="").read()
+
+
+def test_a_deadline_alarms_a_day_before_in_the_subscribed_feed(live_server):
+    from test_api import calendar_url, page as api_page
+
+    requested = api_page("lancers/thread_requested")
+    post_page(live_server, requested)
+    feed = calendar_url(live_server)
+    status, headers, raw = live_server.request("GET", feed.removeprefix(live_server.url), token=False)
+    assert status == 200 and headers["Content-Disposition"].startswith("inline")
+    text = raw.decode("utf-8").replace("\r\n ", "")
+    deadline = text.split(f"UID:lancers-{requested.expected['contract_id']}-deadline@ghostwatch.local")[1]
+    deadline = deadline.split("END:VEVENT")[0]
+    assert "TRIGGER:-P1D" in deadline and "TRIGGER:PT0S" in deadline
