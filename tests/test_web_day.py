@@ -179,7 +179,7 @@ def test_a_phone_never_scrolls_sideways(page, live_server):
     paths = [f"/?{at_query(AT)}", f"/?all=1&{at_query(AT)}",
              f"/contracts/crowdworks/{cid}?{at_query(LATER)}", f"/contracts/crowdworks/{cid}/evidence",
              f"/contracts/crowdworks/{long_cw}", f"/contracts/lancers/{long_lancers}",
-             f"/contracts/lancers/{long_lancers}/evidence", "/pair"]
+             f"/contracts/lancers/{long_lancers}/evidence", "/pair", "/settings"]
     for path in paths:
         sign_in(page, live_server, path)
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -349,6 +349,15 @@ def test_settings_form_works_without_javascript_and_keeps_other_keys(browser, li
     page.get_by_role("button", name="保存").click()
     assert page.locator("h1").inner_text() == "リクエストが正しくありません"
     assert json.loads(settings.read_text(encoding="utf-8"))["user_name"] == "佐藤"
+    # Markup in a name stays text in the texts.
+    from test_api import SILENT
+
+    post_page(live_server, SILENT)
+    page.goto(f"{live_server.url}/settings")
+    page.locator("#user-name").fill("<b>佐藤</b>")
+    page.get_by_role("button", name="保存").click()
+    page.goto(f"{live_server.url}/contracts/lancers/{SILENT.expected['contract_id']}")
+    expect(page.locator("#text-reminder")).to_have_value(re.compile("担当しております、<b>佐藤</b>です。"))
     context.close()
 
 
