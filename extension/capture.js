@@ -30,8 +30,9 @@
 // message pages (50), deadlineMs: the whole capture (120000)}.
 //
 // Also: ghostwatchCapture.ready({timeoutMs}) waits until the page's markers are
-// there (true) or the time is up (false); ghostwatchCapture.kind() names the
-// page; ghostwatchCapture.fetchResponse(url, options) is the one same-origin
+// there (true) or the time is up (false); ghostwatchCapture.kind(location or
+// URL) names the page (the one place the extension knows its URL patterns);
+// ghostwatchCapture.fetchResponse(url, options) is the one same-origin
 // request (the collector reads Lancers' boards list with it).
 (() => {
   "use strict";
@@ -52,6 +53,8 @@
     crowdworksThreadAttribute: "data",
     crowdworksMessages: "/message/threads/{thread}/messages.json",
     crowdworksListPath: "/e/contracts",
+    crowdworksListStatusParam: "status",
+    crowdworksListStatus: "active",
   };
   // ---- end of ENDPOINTS
 
@@ -86,21 +89,34 @@
     crowdworksMessages: (thread) => absolute(fill(ENDPOINTS.crowdworksMessages, { thread })),
   };
 
+  // The first non-empty value of a query parameter, as Python's parse_qs reads it.
+  function param(search, name) {
+    return new URLSearchParams(search).getAll(name).find((value) => value !== "") || null;
+  }
+
+  // The page a URL (or location) shows: "lancers_thread", "lancers_list",
+  // "crowdworks_contract", "crowdworks_list", or null.  The ONE place the
+  // extension knows its pages (content.js, the service worker); the manifest's
+  // matches cover them, and collector.pages.identify agrees
+  // (tests/test_extension_pages.py checks all three).
   function kind(loc) {
     loc = loc || location;
+    if (loc.protocol !== "https:") return null;
+    const path = loc.pathname.replace(/\/+$/, "");
     if (loc.hostname === ENDPOINTS.lancersHost) {
-      const path = loc.pathname.replace(/\/+$/, "");
-      const board = new URLSearchParams(loc.search).get(ENDPOINTS.lancersBoardParam);
-      if (path === ENDPOINTS.lancersThreadPath && board && /^\d+$/.test(board)) return "lancers_thread";
-      if (path === ENDPOINTS.lancersListPath || path.startsWith(ENDPOINTS.lancersListPath + "/page:")) {
-        return "lancers_list";
-      }
+      const board = param(loc.search, ENDPOINTS.lancersBoardParam);
+      if (path === ENDPOINTS.lancersThreadPath) return board && /^\d+$/.test(board) ? "lancers_thread" : null;
+      const rest = path.startsWith(ENDPOINTS.lancersListPath) ? path.slice(ENDPOINTS.lancersListPath.length) : null;
+      if (rest === "" || /^\/page:\d+$/.test(rest)) return "lancers_list";
     } else if (loc.hostname === ENDPOINTS.crowdworksHost) {
-      const path = loc.pathname.replace(/\/+$/, "");
       const contract = new RegExp("^" + fill(ENDPOINTS.crowdworksContractPath, { contract: "X" })
         .replace("X", "\\d+") + "$");
       if (contract.test(path)) return "crowdworks_contract";
-      if (path === ENDPOINTS.crowdworksListPath) return "crowdworks_list";
+      if (path === ENDPOINTS.crowdworksListPath &&
+          (param(loc.search, ENDPOINTS.crowdworksListStatusParam) || ENDPOINTS.crowdworksListStatus) ===
+          ENDPOINTS.crowdworksListStatus) {
+        return "crowdworks_list";
+      }
     }
     return null;
   }
@@ -202,7 +218,7 @@
         const thread = crowdworksThreadId();
         if (thread) await push(urls.crowdworksMessages(thread));
       } else if (page === "lancers_thread") {
-        const board = new URLSearchParams(location.search).get(ENDPOINTS.lancersBoardParam);
+        const board = param(location.search, ENDPOINTS.lancersBoardParam);
         await lancersResponses(board, options, deadline, push);
       }
     } catch (err) {
@@ -234,6 +250,7 @@
 
   ghostwatchCapture.ready = ready;
   ghostwatchCapture.kind = kind;
+  ghostwatchCapture.param = param;
   ghostwatchCapture.fetchResponse = fetchResponse;
   ghostwatchCapture.urls = urls;
   ghostwatchCapture.ENDPOINTS = ENDPOINTS;

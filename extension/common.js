@@ -8,24 +8,21 @@ export const KEYS = {
   serverUrl: "serverUrl",
   token: "token",
   queue: "queue", // snapshots not yet accepted by the server, oldest first
-  status: "status", // {kind: ok|down|no_token|bad_token|error, detail, at}
+  parked: "parked", // snapshots the server failed on again and again: sent again only when asked
+  status: "status", // {kind: ok|down|server_error|no_token|bad_token|error, detail, at}
   summary: "summary", // the last GET /api/summary answer
+  states: "states", // the last GET /api/states answer: the table of states, colours, badges
   notified: "notified", // {key: time} of notifications already shown
-  retry: "retry", // {attempt} of the backoff
+  retry: "retry", // {attempt} of the queue's backoff
+  summaryRetry: "summaryRetry", // {attempt} of the summary's backoff while the server is down
+  dailyTime: "dailyTime", // "HH:MM" of the daily notification, "" for none
+  pairing: "pairing", // {state: waiting|paired|failed, code, problem, at}
+  lastDaily: "lastDaily", // {title, message, at} of the last daily notification
 };
 
-// The badge shown when the server cannot be used (down, no token, wrong token):
-// a colour no contract state uses.
-export const ERROR_BADGE = { text: "!", color: "#6a1b9a" };
-
-export const STATES = [
-  "overdue", "eligible", "unconfirmed", "unreadable", "requested", "not_eligible", "nudge", "ok", "unknown", "closed",
-];
-
-// Badges the extension draws itself (the server's answer carries the others).
+// Badges only the extension draws (no server answer to take them from).
+export const ERROR_BADGE = { text: "!", color: "#6a1b9a" }; // the server cannot be used
 export const PENDING_BADGE = { text: "…", color: "#9e9e9e" }; // a page being captured: no days yet
-export const INQUIRY_BADGE = { text: "—", color: "#607d8b" }; // a Lancers board that is no contract
-export const UNCONFIRMED_COLOR = "#ef6c00"; // 要確認: silent 7+ days, the facts that decide unknown
 export const GREY = "#757575";
 
 /** A server URL the extension may talk to: http://127.0.0.1[:port], no path. */
@@ -40,6 +37,11 @@ export function normaliseServerUrl(value) {
   if (url.username || url.password || (url.pathname !== "/" && url.pathname !== "")) return null;
   if (url.search || url.hash) return null;
   return url.origin;
+}
+
+export async function getLocal(key, fallback) {
+  const got = await chrome.storage.local.get(key);
+  return got[key] === undefined ? fallback : got[key];
 }
 
 export async function getSettings() {
@@ -60,57 +62,38 @@ export function isoWithOffset(date = new Date()) {
     `.${pad(date.getMilliseconds(), 3)}${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`;
 }
 
-// The pages ghostwatch reads (collector/lancers.py and collector/crowdworks.py
-// match_url); content.js holds the same list.
-const PAGES = [
-  { host: "www.lancers.jp", path: /^\/mypage\/message\/?$/, query: /(?:^|&)boardId=\d+(?:&|$)/ },
-  { host: "www.lancers.jp", path: /^\/mypage\/proposals\/all\/working(?:\/page:\d+)?\/?$/ },
-  { host: "crowdworks.jp", path: /^\/contracts\/\d+\/?$/ },
-  { host: "crowdworks.jp", path: /^\/e\/contracts\/?$/ },
-];
-
-/** Whether ``url`` is a page ghostwatch reads. */
-export function isWatchedPage(url) {
-  let parts;
-  try {
-    parts = new URL(url);
-  } catch {
-    return false;
-  }
-  if (parts.protocol !== "https:") return false;
-  const query = parts.search.replace(/^\?/, "");
-  return PAGES.some((p) => p.host === parts.hostname && p.path.test(parts.pathname) &&
-    (!p.query || p.query.test(query)));
-}
-
 export function t(key, ...subs) {
   return chrome.i18n.getMessage(key, subs.map(String)) || key;
 }
 
-export function stateLabel(state) {
-  return STATES.includes(state) ? t(`state_${state}`) : String(state);
+// --- the server's table of states (GET /api/states, kept in storage) ----------------
+
+/** The table's entry for ``state``, or null. */
+export function stateEntry(table, state) {
+  return ((table && table.states) || []).find((s) => s.state === state) || null;
 }
 
-export function platformLabel(platform) {
-  return platform === "lancers" || platform === "crowdworks" ? t(`platform_${platform}`) : String(platform);
+export function stateLabel(table, state) {
+  const entry = stateEntry(table, state);
+  return entry ? entry.label : String(state);
+}
+
+export function platformLabel(table, platform) {
+  return (table && table.platforms && table.platforms[platform]) || String(platform);
 }
 
 /**
  * The badge for the server's answer to a snapshot (or a verdict in a list):
- * {text, color}.  The server's badge, except for what the extension shows in
- * its own way: an inquiry (no contract, so no days) and 要確認 (the days, marked
- * as needing a look, in a colour of its own).
+ * {text, color}.  The server's badge; an inquiry's and a state's own badge
+ * colour (要確認) from the table.
  */
-export function verdictBadge(answer) {
+export function verdictBadge(answer, table) {
+  const badges = (table && table.badges) || {};
   if (!answer) return { text: "?", color: GREY };
-  if (answer.page === "inquiry") return { ...INQUIRY_BADGE };
-  if (answer.state === "unconfirmed") {
-    const days = answer.silent_days;
-    const text = days === null || days === undefined ? "?" : `${days}${answer.silence_is_lower_bound ? "+" : ""}?`;
-    return { text, color: UNCONFIRMED_COLOR };
-  }
+  if (answer.page === "inquiry" && badges.inquiry) return { ...badges.inquiry };
   const badge = answer.badge || { text: "?", color: GREY };
-  return { text: String(badge.text), color: badge.color };
+  const entry = stateEntry(table, answer.state);
+  return { text: String(badge.text), color: (entry && entry.badge_color) || badge.color };
 }
 
 /** The web view's page of one contract. */

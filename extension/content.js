@@ -34,18 +34,17 @@
   const URL_POLL_MS = 500; // a backstop for URL changes the Navigation API did not report
   const CHECK_MS = 50; // DOM changes: look at the page at most this often
 
-  // The pages ghostwatch reads (collector/lancers.py and collector/crowdworks.py,
-  // match_url; common.js isWatchedPage holds the same URL patterns), and:
+  // What each page ghostwatch reads needs before it is captured, by its kind
+  // (capture.js's kind(): the one place the URL patterns live):
   // - marker: the page is there (the corpus README, "confirmed" unless marked);
   // - later: a part that may be rendered after the marker; waited for GRACE_MS;
   // - text: a text that also marks the page as there (an empty list);
   // - items: what "new messages" (or rows) counts.
-  const PAGES = [
-    {
+  const PAGES = {
+    lancers_thread: {
       // The thread page is an app: its HTML has no message list; the messages
       // come from /v1/message_api (capture.js).  The deal panel (ASSUMED markup)
       // holds the facts the API lacks; some boards have none.
-      host: "www.lancers.jp", path: /^\/mypage\/message\/?$/, query: /(?:^|&)boardId=\d+(?:&|$)/,
       marker: ".p-message-board, #js-message-board",
       later: "aside.p-message-board__deal",
       // ASSUMED: the app renders one element per message in #js-message-list.
@@ -55,34 +54,32 @@
       belongs: (url) => {
         const fields = document.querySelectorAll("input[name='board_id']");
         if (!fields.length) return true;
-        const board = new URL(url).searchParams.get("boardId");
+        const { param, ENDPOINTS } = globalThis.ghostwatchCapture;
+        const board = param(new URL(url).search, ENDPOINTS.lancersBoardParam);
         return [...fields].some((f) => f.value === board);
       },
     },
-    {
-      host: "www.lancers.jp", path: /^\/mypage\/proposals\/all\/working(?:\/page:\d+)?\/?$/,
+    lancers_list: {
       marker: "li.p-mypage-work__media, .p-mypage-pagers",
       text: "進行中の仕事はありません", // ASSUMED: the empty list
       items: "li.p-mypage-work__media",
     },
-    {
-      host: "crowdworks.jp", path: /^\/contracts\/\d+\/?$/,
+    crowdworks_contract: {
       marker: "#pack-message-thread[data]",
       // messages.json is the message list; the page's own items are the fallback.
       later: "[class*='_messageItem_']",
       items: "[class*='_messageItem_']",
     },
-    {
-      host: "crowdworks.jp", path: /^\/e\/contracts\/?$/,
+    crowdworks_list: {
       marker: "div.hourly.section, div.fixed_price.section, div.competition.section",
       items: "div.hourly.section tr, div.fixed_price.section tr, div.competition.section tr",
     },
-  ];
+  };
 
   function pageKind(loc) {
-    const query = loc.search.replace(/^\?/, "");
-    return PAGES.find((p) => p.host === loc.hostname && p.path.test(loc.pathname) &&
-      (!p.query || p.query.test(query))) || null;
+    const capture = globalThis.ghostwatchCapture;
+    const name = capture && typeof capture.kind === "function" ? capture.kind(loc) : null;
+    return (name && PAGES[name]) || null;
   }
 
   const stripHash = (url) => String(url).split("#")[0];

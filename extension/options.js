@@ -1,97 +1,121 @@
-// The options page: pairing in one step, the server URL and token by hand,
-// a connection test, and the queue of unsent pages.
-import { DEFAULT_SERVER_URL, KEYS, getSettings, normaliseServerUrl, t } from "./common.js";
+// The settings page: pairing with the server, the token by hand, the daily
+// notification's time, and the pages waiting to be sent (parked ones with 「再送」).
+import { DEFAULT_SERVER_URL, KEYS, getLocal, getSettings, normaliseServerUrl, t } from "./common.js";
 import { localise } from "./i18n.js";
+import { DEFAULT_DAILY_TIME } from "./notifications.js";
+import { $, problemText, show } from "./ui.js";
 
-const $ = (id) => document.getElementById(id);
+const send = (message) => chrome.runtime.sendMessage(message);
 
-function problemText(result) {
-  if (result.problem === "down") return t("statusServerDown");
-  if (result.problem === "no_token") return t("statusNoToken");
-  if (result.problem === "bad_token") return t("statusBadToken");
-  if (result.problem === "no_pair_token") return t("optionsPairNoToken");
-  return t("statusError", result.detail || result.problem || "");
-}
-
-function show(id, text, ok) {
-  const el = $(id);
-  el.textContent = text;
-  el.className = ok === undefined ? "" : ok ? "status ok" : "status problem";
-  el.dataset.ok = ok === undefined ? "" : String(ok);
-}
-
+/** The status line, the pairing state and the queue (never the fields the user types in). */
 async function refresh() {
   const settings = await getSettings();
-  $("serverUrl").value = settings.serverUrl;
-  $("token").value = settings.token;
-  const got = await chrome.storage.local.get([KEYS.queue, KEYS.status]);
-  const queued = (got[KEYS.queue] || []).length;
-  $("queue").textContent = t("optionsQueue", queued);
-  $("send-now").disabled = queued === 0;
+  const got = await chrome.storage.local.get([KEYS.queue, KEYS.parked, KEYS.status, KEYS.pairing]);
   const status = got[KEYS.status];
   if (!settings.token) show("status", t("statusNoToken"), false);
   else if (status && status.kind === "ok") show("status", t("statusConnected", settings.serverUrl), true);
-  else if (status) show("status", problemText({ problem: status.kind, detail: status.detail }), false);
+  else if (status) show("status", problemText(status.kind, status.detail), false);
   else show("status", "");
+  showPairing(got[KEYS.pairing]);
+  showQueue(got[KEYS.queue] || [], got[KEYS.parked] || []);
 }
 
-function readForm() {
-  const serverUrl = normaliseServerUrl($("serverUrl").value || DEFAULT_SERVER_URL);
-  return { serverUrl, token: $("token").value.trim() };
+function showPairing(pairing) {
+  const codeLine = $("pair-code-line");
+  codeLine.hidden = !(pairing && pairing.state === "waiting");
+  if (!pairing) return;
+  if (pairing.state === "waiting") {
+    $("pair-code").textContent = pairing.code;
+    show("pair-result", t("optionsPairWaiting", pairing.code));
+  } else if (pairing.state === "paired") {
+    show("pair-result", t("optionsPaired", pairing.version || ""), true);
+  } else if (pairing.state === "failed") {
+    show("pair-result", problemText(pairing.problem, pairing.detail), false);
+  }
 }
+
+function showQueue(queue, parked) {
+  $("queue").textContent = t("optionsQueue", queue.length);
+  $("send-now").disabled = queue.length === 0;
+  $("parked-section").hidden = parked.length === 0;
+  const list = $("parked");
+  list.replaceChildren();
+  for (const entry of parked) {
+    const item = $("parked-template").content.firstElementChild.cloneNode(true);
+    localise(item);
+    item.dataset.id = entry.id;
+    item.querySelector(".url").textContent = entry.url;
+    item.querySelector(".when").textContent = t("optionsParkedWhen", entry.captured_at, entry.attempts);
+    item.querySelector(".error").textContent = entry.lastError || "";
+    item.querySelector(".retry").addEventListener("click", async (event) => {
+      event.target.disabled = true;
+      await send({ type: "retry-parked", id: entry.id });
+      await refresh();
+    });
+    list.append(item);
+  }
+}
+
+/** The fields, from what is saved: once at the start and after saving (what the user types stays). */
+async function fillFields() {
+  const settings = await getSettings();
+  $("serverUrl").value = settings.serverUrl;
+  $("token").value = settings.token;
+  const daily = await getLocal(KEYS.dailyTime, DEFAULT_DAILY_TIME);
+  $("dailyTime").value = daily;
+}
+
+const typedServerUrl = () => normaliseServerUrl($("serverUrl").value || DEFAULT_SERVER_URL);
 
 $("settings").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const { serverUrl, token } = readForm();
+  const serverUrl = typedServerUrl();
   if (!serverUrl) return show("settings-result", t("optionsBadUrl"), false);
-  await chrome.storage.local.set({ [KEYS.serverUrl]: serverUrl, [KEYS.token]: token });
+  await chrome.storage.local.set({ [KEYS.serverUrl]: serverUrl, [KEYS.token]: $("token").value.trim() });
   show("settings-result", t("optionsSaved"), true);
-  await chrome.runtime.sendMessage({ type: "settings-changed" });
+  await send({ type: "settings-changed" });
   await refresh();
 });
 
 $("test").addEventListener("click", async () => {
-  const { serverUrl, token } = readForm();
+  const serverUrl = typedServerUrl();
   if (!serverUrl) return show("settings-result", t("optionsBadUrl"), false);
-  const result = await chrome.runtime.sendMessage({ type: "test-connection", serverUrl, token });
-  show("settings-result", result.ok ? t("optionsTestOk", result.version, result.needing) : problemText(result), result.ok);
+  const result = await send({ type: "test-connection", serverUrl, token: $("token").value.trim() });
+  show("settings-result", result.ok ? t("optionsTestOk", result.version, result.needing)
+    : problemText(result.problem, result.detail), result.ok);
 });
 
 $("pair").addEventListener("click", async () => {
-  const { serverUrl } = readForm();
+  const serverUrl = typedServerUrl();
   if (!serverUrl) return show("pair-result", t("optionsBadUrl"), false);
   $("pair").disabled = true;
   show("pair-result", t("optionsPairing"));
   try {
-    const result = await chrome.runtime.sendMessage({ type: "pair", serverUrl });
-    show("pair-result", result.ok ? t("optionsPaired", result.version) : problemText(result), result.ok);
+    const result = await send({ type: "pair", serverUrl });
+    if (!result.ok) show("pair-result", problemText(result.problem, result.detail), false);
+    // Waiting: the confirmation page is open; the result comes through storage.
   } finally {
     $("pair").disabled = false;
-    await refresh();
   }
 });
 
+$("daily").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const result = await send({ type: "daily-time", time: $("dailyTime").value });
+  if (!result.ok) return show("daily-result", t("optionsDailyBad"), false);
+  show("daily-result", result.time ? t("optionsDailySaved", result.time) : t("optionsDailyOff"), true);
+});
+
 $("send-now").addEventListener("click", async () => {
-  await chrome.runtime.sendMessage({ type: "flush" });
+  await send({ type: "flush" });
   await refresh();
 });
 
 chrome.storage.onChanged.addListener((changes, area) => {
-  if (area === "local" && (changes[KEYS.queue] || changes[KEYS.status])) {
-    // Keep what the user is typing: only the queue and status lines change.
-    getSettings().then(async (settings) => {
-      const got = await chrome.storage.local.get([KEYS.queue, KEYS.status]);
-      const queued = (got[KEYS.queue] || []).length;
-      $("queue").textContent = t("optionsQueue", queued);
-      $("send-now").disabled = queued === 0;
-      const status = got[KEYS.status];
-      if (settings.token && status) {
-        show("status", status.kind === "ok" ? t("statusConnected", settings.serverUrl)
-          : problemText({ problem: status.kind, detail: status.detail }), status.kind === "ok");
-      }
-    });
-  }
+  if (area !== "local") return;
+  if ([KEYS.queue, KEYS.parked, KEYS.status, KEYS.pairing, KEYS.token].some((k) => changes[k])) refresh();
+  if (changes[KEYS.token] && changes[KEYS.token].newValue) $("token").value = changes[KEYS.token].newValue;
 });
 
 localise();
-refresh();
+fillFields().then(refresh);

@@ -1,23 +1,21 @@
-// The popup: what needs action, and "capture this page now".  It asks the
-// service worker for everything (the worker makes the server calls).
-import { platformLabel, stateLabel, t, verdictBadge, webViewUrl } from "./common.js";
+// The popup: 「このページをいま記録」 at the top, then what needs action.  It
+// asks the service worker for everything (the worker makes the server calls).
+import { platformLabel, stateEntry, stateLabel, t, verdictBadge, webViewUrl } from "./common.js";
 import { localise } from "./i18n.js";
-
-const $ = (id) => document.getElementById(id);
+import { $, problemText } from "./ui.js";
 
 function daysText(v) {
   if (v.silent_days === null || v.silent_days === undefined) return t("popupDaysUnknown");
   return v.silence_is_lower_bound ? t("popupDaysLowerBound", v.silent_days) : t("popupDays", v.silent_days);
 }
 
-function problemText(kind, detail) {
-  if (kind === "down") return t("statusServerDown");
-  if (kind === "no_token") return t("statusNoToken");
-  if (kind === "bad_token") return t("statusBadToken");
-  return t("statusError", detail || kind);
+/** The next step in one line (the server's next_action.line: today apart from later). */
+function nextLine(v) {
+  const action = v.next_action || {};
+  return action.line || action.text || v.unreadable_reason || "";
 }
 
-function renderContracts(serverUrl, verdicts) {
+function renderContracts(serverUrl, verdicts, table) {
   const list = $("contracts");
   list.replaceChildren();
   const template = $("contract-template");
@@ -26,19 +24,22 @@ function renderContracts(serverUrl, verdicts) {
     item.dataset.platform = v.platform;
     item.dataset.contractId = v.contract_id;
     item.dataset.state = v.state;
-    const badge = verdictBadge(v);
+    const badge = verdictBadge(v, table);
     const days = item.querySelector(".days");
     days.textContent = badge.text;
     days.style.color = badge.color;
     const chip = item.querySelector(".chip");
-    chip.textContent = stateLabel(v.state);
-    chip.classList.add(v.state);
-    item.querySelector(".platform").textContent = `${platformLabel(v.platform)} · ${daysText(v)}`;
+    chip.textContent = stateLabel(table, v.state);
+    const entry = stateEntry(table, v.state);
+    if (entry) {
+      chip.style.background = entry.color;
+      chip.style.color = entry.text_color;
+      chip.title = entry.help;
+    }
+    item.querySelector(".platform").textContent = `${platformLabel(table, v.platform)} · ${daysText(v)}`;
     item.querySelector(".title").textContent = v.title || v.contract_id;
     item.querySelector(".client").textContent = v.client || "";
-    const next = v.next_action && v.next_action.text;
-    item.querySelector(".next").textContent =
-      next || v.unreadable_reason || (v.state === "unconfirmed" ? t("popupUnconfirmedNext") : "");
+    item.querySelector(".next").textContent = nextLine(v);
     const contract = item.querySelector(".open-contract");
     if (v.url) {
       contract.href = v.url;
@@ -51,28 +52,28 @@ function renderContracts(serverUrl, verdicts) {
     web.textContent = t("popupOpenWeb");
     list.append(item);
   }
-  $("nothing").hidden = verdicts.length > 0;
 }
 
 async function load() {
   const data = await chrome.runtime.sendMessage({ type: "popup-data" });
   const status = $("status");
   $("dashboard").href = `${data.serverUrl}/`;
-  const kind = data.status && data.status.kind;
-  if (data.fresh) {
-    status.textContent = t("statusConnected", data.serverUrl);
-    status.className = "status ok";
-  } else {
-    status.textContent = problemText(kind || "down", data.status && data.status.detail);
-    status.className = "status problem";
-  }
-  status.dataset.kind = data.fresh ? "ok" : kind || "";
+  const kind = !data.paired ? "no_token" : data.fresh ? "ok" : (data.status && data.status.kind) || "down";
+  status.textContent = kind === "ok" ? t("statusConnected", data.serverUrl)
+    : problemText(kind, data.status && data.status.detail);
+  status.className = kind === "ok" ? "status ok" : "status problem";
+  status.dataset.kind = kind;
   const queued = $("queued");
-  queued.hidden = !data.queued;
-  queued.textContent = data.queued ? t("popupQueued", data.queued) : "";
-  // The server's needing_action: 要確認 (unconfirmed) included, most urgent first.
-  const verdicts = (data.summary && data.summary.needing_action) || [];
-  renderContracts(data.serverUrl, verdicts);
+  const waiting = data.queued + data.parked.length;
+  queued.hidden = !waiting;
+  queued.textContent = !waiting ? "" : data.parked.length ? t("popupQueuedParked", data.queued, data.parked.length)
+    : t("popupQueued", data.queued);
+  // Not paired: nothing is known, so nothing is said about what needs action.
+  const verdicts = (data.paired && data.summary && data.summary.needing_action) || [];
+  renderContracts(data.serverUrl, verdicts, data.states);
+  $("needs-heading").hidden = !data.paired;
+  // 「いま対応が必要な契約はありません」 only from a summary the server just gave.
+  $("nothing").hidden = !(data.paired && data.fresh && verdicts.length === 0);
 }
 
 async function capture() {
@@ -87,15 +88,17 @@ async function capture() {
     else out.textContent = t("popupCaptureFailed", result.detail || result.problem || "");
     await load();
   } catch (err) {
-    out.textContent = t("popupCaptureFailed", String(err && err.message || err));
+    out.textContent = t("popupCaptureFailed", String((err && err.message) || err));
   } finally {
     button.disabled = false;
   }
 }
 
 localise();
-$("capture").addEventListener("click", capture);
+$("capture").addEventListener("click", () => {
+  capture();
+});
 load().catch((err) => {
-  $("status").textContent = t("statusError", String(err && err.message || err));
+  $("status").textContent = t("statusError", String((err && err.message) || err));
   $("status").className = "status problem";
 });

@@ -16,27 +16,30 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from conftest import ROOT, LiveServer, start_server
+from conftest import ROOT, LiveServer, free_port
 from standin import CORPUS, corpus_responses
+
+from server.states import BADGE_COLORS, PAGE_BADGES
+from server.states import table as states_table
 
 # GHOSTWATCH_EXTENSION_DIR: load another copy of the extension (e.g. a packed build).
 EXTENSION_DIR = Path(os.environ.get("GHOSTWATCH_EXTENSION_DIR") or ROOT / "extension")
 CHROMIUM = os.environ.get("GHOSTWATCH_BROWSER") or "/usr/lib/chromium/chromium"
 JST = timezone(timedelta(hours=9))
 
-RED = "#c62828"
-AMBER = "#f9a825"
-GREEN = "#2e7d32"
-GREY = "#757575"
-ERROR_PURPLE = "#6a1b9a"  # extension/common.js ERROR_BADGE
-PENDING = "#9e9e9e"  # extension/common.js PENDING_BADGE ("…")
-INQUIRY = "#607d8b"  # extension/common.js INQUIRY_BADGE ("—")
-UNCONFIRMED = "#ef6c00"  # extension/common.js UNCONFIRMED_COLOR
+# The badges' colours: the server's one table (server/states.py, GET /api/states) ...
+RED, AMBER, GREEN, GREY = (BADGE_COLORS[c] for c in ("red", "amber", "green", "grey"))
+INQUIRY = PAGE_BADGES["inquiry"]["color"]  # "—"
+UNCONFIRMED = next(s["badge_color"] for s in states_table()["states"] if s["state"] == "unconfirmed")
+# ... and the two only the extension draws (extension/common.js).
+ERROR_PURPLE = "#6a1b9a"  # ERROR_BADGE "!"
+PENDING = "#9e9e9e"  # PENDING_BADGE "…"
 
 
 def extension_id() -> str:
@@ -268,9 +271,34 @@ def unreadable_page(title: str = "メッセージ") -> str:
 # --- the server ------------------------------------------------------------------
 
 
+EXT_SERVE = Path(__file__).with_name("ext_serve.py")
+
+
 def start_server_on(home: Path, port: int | None = None, timeout: float = 30) -> LiveServer:
-    """``ghostwatch serve`` in ``home``; again on the same port after a stop."""
-    return start_server(home, port=port, timeout=timeout)
+    """``ghostwatch serve`` in ``home`` (with the extension's blueprints, see
+    ``tests/ext_serve.py``); again on the same port after a stop."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    env = {**os.environ, "GHOSTWATCH_HOME": str(home)}
+    log_path = home.parent / f"server-{port}.log"
+    proc = subprocess.Popen(
+        [sys.executable, str(EXT_SERVE), "serve", "--port", str(port), "--no-open"],
+        cwd=ROOT, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ghostwatch serve exited: {log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/api/health", timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"ghostwatch serve did not answer /api/health in {timeout} s") from None
+            time.sleep(0.1)
+    return LiveServer(url=url, port=port, token=(home / "token").read_text().strip(), home=home, process=proc)
 
 
 def snapshot_rows(home: Path) -> list[dict]:
@@ -293,6 +321,78 @@ def stored_capture(home: Path, snapshot_id: int) -> tuple[str, list[dict]]:
 
     html, responses = Store(home / "ghostwatch.db").snapshot_capture(snapshot_id)
     return html.decode("utf-8"), [r.to_json() for r in responses]
+
+
+class FaultProxy:
+    """A proxy in front of the real server, for what a healthy server never does:
+    it answers 500 to ``POST /api/snapshots`` for the page URLs in ``fail_urls``
+    (every time), and holds each snapshot ``delay_seconds`` before forwarding it.
+    Everything else goes to the server as it came (the Host made the server's)."""
+
+    def __init__(self, upstream: LiveServer):
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        proxy = self
+        self.upstream = upstream
+        self.fail_urls: set[str] = set()
+        self.delay_seconds = 0.0
+        self.posted: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.command == "POST" and self.path.startswith("/api/snapshots") and body:
+                    url = json.loads(body).get("url")
+                    proxy.posted.append(url)
+                    if url in proxy.fail_urls:
+                        answer = json.dumps({"error": "internal_error", "message": "内部エラー"}).encode()
+                        self.send_response(500)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", str(len(answer)))
+                        self.end_headers()
+                        self.wfile.write(answer)
+                        return
+                    time.sleep(proxy.delay_seconds)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                headers["Host"] = f"127.0.0.1:{upstream.port}"
+                conn = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=60)
+                try:
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    res = conn.getresponse()
+                    data = res.read()
+                except OSError:
+                    self.send_error(502)
+                    return
+                finally:
+                    conn.close()
+                self.send_response(res.status)
+                for k, v in res.getheaders():
+                    if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 # --- Chromium with the extension ----------------------------------------------------
@@ -342,6 +442,19 @@ class ExtensionBrowser:
                 last = err
                 time.sleep(0.5)
         raise last
+
+    def stop_worker(self) -> None:
+        """Stop the service worker, as Chrome does when it has been idle (it
+        starts again at the next event)."""
+        page = self.context.pages[0] if self.context.pages else self.context.new_page()
+        cdp = self.context.new_cdp_session(page)
+        try:
+            targets = cdp.send("Target.getTargets")["targetInfos"]
+            for target in targets:
+                if target["type"] == "service_worker" and target["url"].startswith(f"chrome-extension://{self.id}/"):
+                    cdp.send("Target.closeTarget", {"targetId": target["targetId"]})
+        finally:
+            cdp.detach()
 
     def message(self, key: str, *subs) -> str:
         """The extension's UI text ``key`` in the browser's language (chrome.i18n)."""

@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import stop_server
+from conftest import free_port, stop_server
 from extension_helpers import (
-    AMBER, ERROR_PURPLE, EXTENSION_DIR, GREEN, GREY, INQUIRY, JST, PENDING, RED, UNCONFIRMED, board_switching_app,
+    AMBER, ERROR_PURPLE, EXTENSION_DIR, GREEN, GREY, INQUIRY, JST, PENDING, RED, UNCONFIRMED, FaultProxy,
+    board_switching_app,
     expected_badge, extension_browser, extension_id, rendered_late, shifted, snapshot_rows, start_server_on,
-    stored_capture, unreadable_page, wait_for, whole_days,
+    states_table, stored_capture, unreadable_page, wait_for, whole_days,
 )
 
 pytestmark = pytest.mark.browser
@@ -55,6 +56,19 @@ def restore_standin_routes(standin):
     standin.failures.clear()
     standin.failures.update(saved_failures)
     standin.hang_seconds = saved_hang
+
+
+@pytest.fixture
+def live_server(home):
+    """The real server, with the extension's blueprints (tests/ext_serve.py)."""
+    server = start_server_on(home)
+    yield server
+    stop_server(server)
+
+
+def state_label(state):
+    """The state's label in the server's one table (GET /api/states)."""
+    return next(s["label"] for s in states_table()["states"] if s["state"] == state)
 
 
 @pytest.fixture
@@ -118,8 +132,6 @@ def test_manifest_least_permissions_and_pinned_id():
     ja = json.loads((EXTENSION_DIR / "_locales" / "ja" / "messages.json").read_text(encoding="utf-8"))
     en = json.loads((EXTENSION_DIR / "_locales" / "en" / "messages.json").read_text(encoding="utf-8"))
     assert en.keys() == ja.keys()
-    assert ja["state_unconfirmed"]["message"] == "要確認"
-    assert en["state_unconfirmed"]["message"]
     assert extension_id() == "mmnbdkilpncbfalgghnjedggnddnajgn"
 
 
@@ -133,7 +145,8 @@ def test_extension_loads_with_its_pinned_id_and_locale(ext):
     assert ext.message("popupCapture") == messages["popupCapture"]["message"]
     if lang == "ja":
         assert ext.message("popupCapture") == "このページをいま記録"
-        assert ext.message("state_unconfirmed") == "要確認"
+    # State labels are not the extension's: they come from the server's table.
+    assert not [k for k in messages if k.startswith("state_")]
     # Not paired yet: the badge says so, and what to do.
     text, color, title = wait_for(lambda: (b := ext.badge()) and b[0] == "!" and b, what="the '!' badge")
     assert color == ERROR_PURPLE
@@ -164,7 +177,7 @@ def test_every_corpus_contract_page_badged_and_stored_with_its_responses(ext, li
         if verdict["state"] == "unconfirmed":
             assert title == ext.message("titleUnconfirmed", answer["title"], verdict["silent_days"])
         elif verdict["state"] != "closed":
-            assert title == ext.message("titleContract", answer["title"], ext.message(f"state_{verdict['state']}"),
+            assert title == ext.message("titleContract", answer["title"], state_label(verdict["state"]),
                                         verdict["silent_days"])
     # Every page was sent once, by the extension, with the JSON its app fetches.
     rows = snapshot_rows(live_server.home)
@@ -198,7 +211,7 @@ def test_lancers_thread_capture_holds_the_boards_json(ext, live_server, standin)
     text, color, title = settled(ext, capture.url)
     assert (text, color) == (str(days), RED)
     assert title == ext.message("titleContract", "美容サロンのLP制作（スマホ対応・1ページ）",
-                                ext.message("state_eligible"), days)
+                                state_label("eligible"), days)
     answer = contract(live_server, capture)
     assert answer["contract_id"] == "4862017"  # the job, not the board
     assert answer["state"] == "eligible" and answer["silent_days"] == days
@@ -257,7 +270,7 @@ def test_unconfirmed_contract_has_its_own_badge_and_is_listed_in_the_popup(ext, 
     item = popup.locator("li.contract[data-state='unconfirmed']")
     assert item.count() == 1
     assert item.get_attribute("data-contract-id") == "4875530"
-    assert item.locator(".chip").inner_text() == ext.message("state_unconfirmed")
+    assert item.locator(".chip").inner_text() == state_label("unconfirmed")
     assert item.locator(".days").inner_text() == "9?"
     assert item.locator(".next").inner_text()
     assert popup.errors == []
@@ -464,7 +477,7 @@ def test_board_switch_without_a_reload_is_captured_and_the_badge_follows(ext, li
     text, color, title = settled(ext, second.url)
     assert (text, color) == ("1", GREEN)
     assert title == ext.message("titleContract", "飲食店向けメニュー表デザイン（A4両面・2種）",
-                                ext.message("state_ok"), 1)
+                                state_label("ok"), 1)
     answer = contract(live_server, second)
     assert answer["contract_id"] == "4871203" and answer["state"] == "ok"
     # The second capture holds the second board's deal panel, not the first's:
@@ -520,6 +533,8 @@ def test_capture_taken_while_server_down_arrives_when_it_is_back(ext, tmp_path, 
 
     # A while later (retries fail meanwhile), the user starts the server again.
     time.sleep(5)
+    # Not running is not the page's fault: no attempt counted against it.
+    assert [e["attempts"] for e in ext.storage("queue")["queue"]] == [0]
     server = start_server_on(home, server.port)
     try:
         text, color, _ = ext.wait_badge(capture.url, lambda t, c, ti: t not in SETTLED, timeout=90,
@@ -564,19 +579,53 @@ def test_wrong_token_keeps_the_capture_until_paired(ext, live_server, standin):
 # --- pairing, popup, notifications ----------------------------------------------------------
 
 
-def test_pairing_in_one_step_from_the_options_page(ext, live_server):
-    # The user opened the address ghostwatch serve printed once (the web view's cookie).
-    page = ext.context.new_page()
-    page.goto(f"{live_server.url}/?token={live_server.token}")
+def pages_at(ext, prefix, pump):
+    """The tabs whose URL starts with ``prefix`` (``pump``, a page, lets Playwright see new tabs)."""
+    pump.wait_for_timeout(100)
+    return [p for p in ext.context.pages if p.url.startswith(prefix)]
+
+
+def confirmation_page(ext, server, pump):
+    """The web view's confirmation page the extension opened, once it is there."""
+    return wait_for(lambda: (found := pages_at(ext, f"{server.url}/pair/extension?", pump)) and found[0],
+                    what="the confirmation page")
+
+
+def test_pairing_after_the_user_confirms_on_another_port(ext, live_server):
+    """Pairing with a server on another port than 8765, after a first attempt at
+    a port where nothing listens: the URL typed stays; the token comes only
+    after the user pressed 「この拡張機能を接続」 in the web view."""
+    assert live_server.port != 8765
+    # The user opened the address ghostwatch serve printed once (session and this origin's storage).
+    ext.context.new_page().goto(f"{live_server.url}/?token={live_server.token}")
     options = extension_page(ext, "options.html")
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    options.fill("#serverUrl", nowhere)
+    options.get_by_role("button", name=ext.message("optionsPairButton")).click()
+    wait_for(lambda: options.get_attribute("#pair-result", "data-ok") == "false", what="the failed attempt")
+    assert options.inner_text("#pair-result") == ext.message("statusServerDown")
+    time.sleep(1)
+    assert options.input_value("#serverUrl") == nowhere  # kept as typed
+
     options.fill("#serverUrl", live_server.url)
     options.get_by_role("button", name=ext.message("optionsPairButton")).click()
+    page = confirmation_page(ext, live_server, options)
+    page.wait_for_selector("#pair-approve")
+    code = page.inner_text("#pair-code")
+    assert re.fullmatch(r"\d{4}", code)
+    wait_for(lambda: options.inner_text("#pair-code") == code, what="the same code in the extension")
+    time.sleep(2)
+    assert ext.storage("token").get("token") in (None, "")  # nothing before the user's step
+
+    page.get_by_role("button", name="この拡張機能を接続").click()
     wait_for(lambda: options.get_attribute("#pair-result", "data-ok") == "true", what="pairing")
     status, health = live_server.json("GET", "/api/health", token=False)
     assert options.inner_text("#pair-result") == ext.message("optionsPaired", health["version"])
     assert ext.storage("serverUrl", "token") == {"serverUrl": live_server.url, "token": live_server.token}
-    # The pairing tab it opened is closed again.
-    assert not [p for p in ext.context.pages if p.url.startswith(f"{live_server.url}/pair")]
+    assert options.input_value("#serverUrl") == live_server.url
+    # The confirmation tab is closed again; the badge no longer says "not connected".
+    wait_for(lambda: not pages_at(ext, f"{live_server.url}/pair/extension", options), what="the confirmation tab closed")
+    wait_for(lambda: ext.badge()[0] != "!", what="the badge once paired")
     assert options.errors == []
 
 
@@ -585,7 +634,9 @@ def test_pairing_without_the_web_view_session_says_what_to_do(ext, live_server):
     options.fill("#serverUrl", live_server.url)
     options.click("#pair")
     wait_for(lambda: options.get_attribute("#pair-result", "data-ok") == "false", what="the refusal")
+    assert options.inner_text("#pair-result") == ext.message("optionsPairNoSession")
     assert "?token=" in options.inner_text("#pair-result")
+    assert not pages_at(ext, f"{live_server.url}/pair/extension", options)
     assert ext.storage("token").get("token") in (None, "")
     assert options.errors == []
 
@@ -605,10 +656,11 @@ def test_popup_lists_what_needs_action_and_notifies_once(ext, live_server, stand
     assert items.count() == 1  # the recent one needs nothing
     item = items.first
     assert item.get_attribute("data-contract-id") == "4862017"
-    assert item.locator(".chip").inner_text() == ext.message("state_eligible")
+    assert item.locator(".chip").inner_text() == state_label("eligible")
     assert item.locator(".days").inner_text() == "10"
     assert ext.message("popupDays", 10) in item.inner_text()
-    assert "連絡催促申請ができます" in item.locator(".next").inner_text()
+    # The server's next_action.line: today apart from later.
+    assert item.locator(".next").inner_text() == "今日: 連絡催促申請をする"
     assert item.locator("a.open-contract").get_attribute("href") == silent.url
     assert item.locator("a.open-web").get_attribute("href") == f"{live_server.url}/contracts/lancers/4862017"
     assert popup.locator("#status").get_attribute("data-kind") == "ok"
@@ -645,7 +697,7 @@ def test_a_passed_deadline_notifies_once(ext, live_server, standin):
     answer = contract(live_server, capture)
     assert answer["state"] == "overdue"
     assert (text, color) == (str(answer["silent_days"]), RED)
-    assert title == ext.message("titleContract", answer["title"], ext.message("state_overdue"),
+    assert title == ext.message("titleContract", answer["title"], state_label("overdue"),
                                 answer["silent_days"])
     key = f"lancers/4839925/overdue/{answer['deadline_at']}"
     wait_for(lambda: key in ext.evaluate("chrome.notifications.getAll()"), what="the overdue notification")
@@ -675,3 +727,237 @@ def test_global_badge_follows_the_summary_on_its_schedule(ext, live_server):
     text, color, title = wait_for(lambda: (b := ext.badge()) and b[0] == "1" and b, what="the global badge")
     assert color == RED
     assert title == ext.message("titleSummary", 1)
+
+
+# --- the popup, the daily notification ------------------------------------------------------
+
+
+def unhandled(ext):
+    """The worker's unhandled promise rejections (background.js keeps the last ones)."""
+    return ext.evaluate("chrome.storage.session.get('unhandled')").get("unhandled", [])
+
+
+def post_collected(server, names):
+    """Captures stored by the collector (not the extension), as of now."""
+    for name in names:
+        capture = shifted(name)
+        status, _ = server.json("POST", "/api/snapshots", {
+            "url": capture.url, "html": capture.html, "responses": capture.responses,
+            "captured_at": datetime.now(JST).isoformat(), "source": "collector"})
+        assert status == 200, name
+
+
+def test_popup_before_pairing_says_it_is_not_connected(ext):
+    popup = extension_page(ext, "popup.html")
+    wait_for(lambda: popup.get_attribute("#status", "data-kind") == "no_token", what="the status line")
+    assert popup.inner_text("#status") == ext.message("statusNoToken")
+    assert popup.locator("li.contract").count() == 0
+    assert popup.locator("#nothing").is_hidden()  # never 「いま対応が必要な契約はありません」
+    body = popup.inner_text("body")
+    assert ext.message("popupNothing") not in body and "対応不要" not in body and "対応は不要" not in body
+    assert popup.errors == []
+
+
+def test_popup_fits_600_px_with_capture_on_top_and_each_next_line(ext, live_server):
+    paired(ext, live_server)
+    needing = [n for n in CONTRACT_PAGES if shifted(n).expected["verdict"]["state"] in
+               ("overdue", "eligible", "unconfirmed", "nudge", "unreadable")]
+    assert len(needing) >= 5
+    post_collected(live_server, needing)
+    popup = ext.context.new_page()
+    popup.errors = []
+    popup.on("pageerror", lambda err: popup.errors.append(str(err)))
+    popup.set_viewport_size({"width": 800, "height": 600})  # Chrome's largest popup
+    popup.goto(ext.url("popup.html"))
+    popup.wait_for_selector("li.contract")
+    assert popup.locator("li.contract").count() == len(needing)
+    size = popup.evaluate("""() => ({
+        body: document.body.getBoundingClientRect().height,
+        doc: document.documentElement.scrollHeight,
+        width: document.body.getBoundingClientRect().width,
+        list: [document.querySelector('main').scrollHeight, document.querySelector('main').clientHeight],
+        capture: document.getElementById('capture').getBoundingClientRect().toJSON(),
+        first: document.querySelector('li.contract').getBoundingClientRect().toJSON(),
+    })""")
+    assert size["body"] <= 600 and size["doc"] <= 600, size
+    assert size["list"][0] > size["list"][1]  # the list scrolls inside
+    assert size["capture"]["bottom"] < size["first"]["top"] and size["capture"]["top"] < 80, size
+    assert popup.inner_text("#capture") == ext.message("popupCapture")
+    # Each contract's next step, in the server's one line (today apart from later).
+    _, summary = live_server.json("GET", "/api/summary")
+    lines = {(v["platform"], v["contract_id"]): v["next_action"]["line"] for v in summary["needing_action"]}
+    for item in popup.locator("li.contract").all():
+        line = item.locator(".next").inner_text()
+        assert line == lines[(item.get_attribute("data-platform"), item.get_attribute("data-contract-id"))]
+        assert line.startswith("今日: ") or "から" in line or "まで" in line, line
+    # The chips' colours are the server's table's.
+    table = {s["state"]: s for s in states_table()["states"]}
+    for item in popup.locator("li.contract").all():
+        chip = item.locator(".chip")
+        state = item.get_attribute("data-state")
+        assert chip.inner_text() == table[state]["label"]
+        color = chip.evaluate("(el) => getComputedStyle(el).backgroundColor")
+        r, g, b = (int(x) for x in re.findall(r"\d+", color)[:3])
+        assert f"#{r:02x}{g:02x}{b:02x}" == table[state]["color"]
+    assert popup.errors == []
+
+
+def test_daily_notification_at_the_time_set(ext, live_server):
+    paired(ext, live_server)
+    post_collected(live_server, ["lancers/thread_silent_fixed", "crowdworks/contract_delivered_silent",
+                                 "crowdworks/contract_recent"])
+    options = extension_page(ext, "options.html")
+    assert options.input_value("#dailyTime") == "09:00"  # the default
+    options.fill("#dailyTime", "07:30")
+    options.click("#daily-save")
+    wait_for(lambda: options.get_attribute("#daily-result", "data-ok") == "true", what="the time saved")
+    alarm = ext.evaluate("""async () => { const a = await chrome.alarms.get('daily'); const d = new Date(a.scheduledTime);
+        return {h: d.getHours(), m: d.getMinutes(), ahead: a.scheduledTime - Date.now()}; }""")
+    assert (alarm["h"], alarm["m"]) == (7, 30) and 0 < alarm["ahead"] <= 24 * 3600 * 1000, alarm
+    assert ext.storage("dailyTime")["dailyTime"] == "07:30"
+
+    # No page of the extension open; the clock reaches 07:30 (the alarm fires now).
+    for page in list(ext.context.pages):
+        page.close()
+    ext.evaluate("chrome.alarms.create('daily', {when: Date.now()})")
+    wait_for(lambda: "daily" in ext.evaluate("chrome.notifications.getAll()"), what="the daily notification")
+    shown = ext.storage("lastDaily")["lastDaily"]
+    _, summary = live_server.json("GET", "/api/summary")
+    count = len(summary["needing_action"])
+    assert count == 2
+    assert shown["title"] == ext.message("notifyDailyTitle", count)
+    if ext.evaluate("chrome.i18n.getMessage('@@ui_locale')").startswith("ja"):
+        assert shown["title"] == "今日やること 2件"
+    for v in summary["needing_action"]:
+        assert f"{v['title']}: {v['next_action']['line']}" in shown["message"]
+    # ... and again tomorrow at 07:30.
+    alarm = ext.evaluate("""async () => { const a = await chrome.alarms.get('daily'); const d = new Date(a.scheduledTime);
+        return {h: d.getHours(), m: d.getMinutes(), ahead: a.scheduledTime - Date.now()}; }""")
+    assert (alarm["h"], alarm["m"]) == (7, 30) and 0 < alarm["ahead"] <= 24 * 3600 * 1000, alarm
+    assert unhandled(ext) == []
+
+
+# --- the queue: nothing blocked, nothing dropped, nothing orphaned ---------------------------
+
+
+def test_a_page_the_server_always_fails_on_does_not_block_the_others(ext, live_server, standin):
+    proxy = FaultProxy(live_server)
+    try:
+        ext.configure(proxy.url, live_server.token)
+        bad = shifted("crowdworks/contract_recent", RECENT_AGO).serve(standin)
+        good = shifted("lancers/thread_silent_fixed", SILENT_AGO).serve(standin)
+        proxy.fail_urls.add(bad.url)
+        open_tab(ext, bad.url)
+        text, color, title = ext.wait_badge(bad.url, lambda t, c, ti: t == "!", what="the server error on its tab")
+        assert title.startswith(ext.message("titleServerError", "X", 1).split("X")[0])
+        assert title != ext.message("titleServerDown", 1)  # a server error, not "not running"
+        open_tab(ext, good.url)
+        # The page behind it goes through.
+        assert settled(ext, good.url)[:2] == ("10", RED)
+        assert [r["url"] for r in snapshot_rows(live_server.home)] == [good.url]
+        assert ext.badge()[0] != "!"  # the server is not "down"
+
+        # Failed again and again: parked, with its count, out of the queue.
+        text, color, title = ext.wait_badge(bad.url, lambda t, c, ti: t == "?", timeout=90, what="parked")
+        assert color == GREY and title.startswith(ext.message("titleParked", 4, "X").split("4")[0])
+        got = ext.storage("queue", "parked")
+        assert got["queue"] == []
+        [parked] = got["parked"]
+        assert (parked["url"], parked["attempts"]) == (bad.url, 4)
+        attempts = proxy.posted.count(bad.url)
+        time.sleep(5)
+        assert proxy.posted.count(bad.url) == attempts  # not sent again by itself
+
+        # Listed on the settings page, with 「再送」.
+        options = extension_page(ext, "options.html")
+        item = options.locator("li.parked")
+        item.wait_for()
+        assert bad.url in item.inner_text()
+        proxy.fail_urls.clear()
+        item.get_by_role("button", name=ext.message("optionsRetry")).click()
+        ext.wait_badge(bad.url, lambda t, c, ti: t == "1", what="the badge once sent")
+        assert sorted(r["url"] for r in snapshot_rows(live_server.home)) == sorted([good.url, bad.url])
+        wait_for(lambda: options.locator("li.parked").count() == 0, what="the parked list emptied")
+        assert ext.storage("parked")["parked"] == []
+        assert options.errors == []
+        assert unhandled(ext) == []
+    finally:
+        proxy.close()
+
+
+def test_a_capture_asked_for_while_a_send_is_in_flight_is_sent_too(ext, live_server, standin):
+    proxy = FaultProxy(live_server)
+    try:
+        ext.configure(proxy.url, live_server.token)
+        first = shifted("lancers/thread_silent_fixed", SILENT_AGO).serve(standin)
+        second = shifted("crowdworks/contract_recent", RECENT_AGO).serve(standin)
+        open_tab(ext, second.url)
+        settled(ext, second.url)
+        proxy.delay_seconds = 4  # the server takes its time over each capture
+        open_tab(ext, first.url)
+        wait_for(lambda: proxy.posted.count(first.url) == 1, what="the first send in flight")
+        # Meanwhile, 「このページをいま記録」 on the other tab.
+        popup = extension_page(ext, "popup.html")
+        started = time.monotonic()
+        result = popup.evaluate("(id) => chrome.runtime.sendMessage({type: 'capture-tab', tabId: id})",
+                                ext.tab_id(second.url))
+        assert result == {"ok": True, "queued": False, "problem": None}
+        assert time.monotonic() - started < 20
+        urls = [r["url"] for r in snapshot_rows(live_server.home)]
+        assert urls.count(second.url) == 2 and urls.count(first.url) == 1
+        assert ext.storage("queue")["queue"] == []
+        assert unhandled(ext) == []
+    finally:
+        proxy.close()
+
+
+def test_captures_orphaned_by_a_stopped_worker_are_swept_at_start(ext, live_server):
+    paired(ext, live_server)
+    capture = shifted("lancers/thread_silent_fixed", SILENT_AGO)
+    captured_at = datetime.now(JST).isoformat()
+    # A worker stopped in the middle: a capture whose entry was never written,
+    # and an entry whose capture was already removed.
+    ext.evaluate("""(c) => chrome.storage.local.set({
+        'snapshot:orphan-1': {html: c.html, responses: c.responses,
+                              entry: {id: 'orphan-1', url: c.url, captured_at: c.at, tabId: -1, attempts: 0}},
+        queue: [{id: 'gone-1', url: c.url, captured_at: c.at, tabId: -1, attempts: 0}],
+    })""", {"html": capture.html, "responses": capture.responses, "url": capture.url, "at": captured_at})
+    ext.evaluate("globalThis.startedBefore = true")
+    ext.stop_worker()
+    extension_page(ext, "popup.html")  # an event: Chrome starts the worker again
+    wait_for(lambda: ext.evaluate("globalThis.startedBefore") is None, what="a new worker")
+    rows = wait_for(lambda: snapshot_rows(live_server.home), timeout=30, what="the orphaned capture sent")
+    assert [(r["url"], r["source"]) for r in rows] == [(capture.url, "extension")]
+    assert datetime.fromisoformat(rows[0]["captured_at"]) == datetime.fromisoformat(captured_at).replace(
+        microsecond=datetime.fromisoformat(rows[0]["captured_at"]).microsecond)
+    wait_for(lambda: ext.storage("queue")["queue"] == [], what="the queue emptied")
+    assert not [k for k in ext.storage() if k.startswith("snapshot:")]
+    assert unhandled(ext) == []
+
+
+def test_the_summary_alarm_backs_off_while_the_server_is_down(ext, tmp_path):
+    home = tmp_path / "home"
+    server = start_server_on(home)
+    paired(ext, server)
+    wait_for(lambda: ext.evaluate("chrome.alarms.get('summary')"), what="the summary alarm")
+    stop_server(server)
+
+    def fire_and_wait(period):
+        ext.evaluate("chrome.alarms.create('summary', {when: Date.now(), periodInMinutes: 1})")
+        return wait_for(lambda: (a := ext.evaluate("chrome.alarms.get('summary')")) and
+                        a["periodInMinutes"] == period and a, what=f"the summary every {period} min")
+
+    fire_and_wait(2)
+    fire_and_wait(4)
+    alarm = fire_and_wait(8)
+    assert alarm["scheduledTime"] / 1000 - time.time() > 7 * 60  # not before 8 minutes
+    assert ext.badge()[0] == "!"
+    assert ext.storage("status")["status"]["kind"] == "down"
+
+    server = start_server_on(home, server.port)
+    try:
+        fire_and_wait(1)
+        wait_for(lambda: ext.badge()[0] != "!", what="the badge once the server is back")
+        assert unhandled(ext) == []
+    finally:
+        stop_server(server)

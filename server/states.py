@@ -1,0 +1,90 @@
+"""The one table of states, their labels, colours and badges, for every part
+that shows a state: served to the extension as ``GET /api/states`` and to the
+web view as ``GET /states.css`` (the chips' colours).
+
+The labels and help come from ``server.labels``, the order and what needs
+action from ``server.rules``; the colours live here.
+
+    {"states": [{"state", "label", "help", "color", "text_color", "needs_action",
+                 "badge_color"}, ...],            # most urgent first
+     "platforms": {"lancers": "ランサーズ", ...},
+     "badges": {"inquiry": {"text", "color"}, "unreadable": {...}},
+     "badge_colors": {"red", "amber", "green", "grey"},
+     "days": {"nudge": 3, "eligible": 7}}
+
+``badge_color`` is the colour of a contract's badge in that state when it is not
+the colour of its days (要確認: the days are known, whether a request can be
+filed is not); ``null`` for the others.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from server import rules
+from server.labels import PLATFORM_LABELS, STATE_HELP, STATE_LABELS
+
+bp = Blueprint("states", __name__)
+
+# The days of silence on a badge: green, amber from NUDGE_DAYS, red from
+# ELIGIBLE_DAYS (or eligible / overdue); grey for a page not read.
+BADGE_COLORS = {"red": "#c62828", "amber": "#f9a825", "green": "#2e7d32", "grey": "#757575"}
+
+# Each state's colour (the web view's chip and days, the extension's popup).
+STATE_COLORS = {
+    "overdue": "#b71c1c",
+    "eligible": "#c62828",
+    "unconfirmed": "#ad1457",
+    "unreadable": "#6a1b9a",
+    "requested": "#00838f",
+    "not_eligible": "#ef6c00",
+    "nudge": "#f9a825",
+    "ok": "#2e7d32",
+    "unknown": "#757575",
+    "closed": "#9e9e9e",
+}
+DARK_TEXT = ("nudge",)  # a light background: dark text on it
+OWN_BADGE_COLOR = ("unconfirmed",)
+
+# Badges of pages that are not a contract in a state.
+PAGE_BADGES = {
+    "inquiry": {"text": "—", "color": "#607d8b"},  # a Lancers board with no job: no days counted
+    "unreadable": {"text": "?", "color": BADGE_COLORS["grey"]},
+}
+
+
+def table() -> dict:
+    return {
+        "states": [
+            {
+                "state": state,
+                "label": STATE_LABELS[state],
+                "help": STATE_HELP[state],
+                "color": STATE_COLORS[state],
+                "text_color": "#212121" if state in DARK_TEXT else "#ffffff",
+                "needs_action": state in rules.NEEDS_ACTION,
+                "badge_color": STATE_COLORS[state] if state in OWN_BADGE_COLOR else None,
+            }
+            for state in rules.URGENCY
+        ],
+        "platforms": dict(PLATFORM_LABELS),
+        "badges": {name: dict(badge) for name, badge in PAGE_BADGES.items()},
+        "badge_colors": dict(BADGE_COLORS),
+        "days": {"nudge": rules.NUDGE_DAYS, "eligible": rules.ELIGIBLE_DAYS},
+    }
+
+
+def css() -> str:
+    """The states' colours as CSS for the web view's chips (``.chip.state-X``)."""
+    return "".join(f".chip.state-{e['state']} {{ background: {e['color']}; color: {e['text_color']}; }}\n"
+                   for e in table()["states"])
+
+
+@bp.get("/api/states")
+def states_json():
+    return jsonify(table())
+
+
+@bp.get("/states.css")
+def states_css():
+    return Response(css(), mimetype="text/css")
