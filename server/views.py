@@ -197,7 +197,19 @@ def row(v: dict, at: datetime) -> dict:
         "action_text": action.get("text") or "",
         "action_line": action.get("line") or "",
         "fresh": freshness(v, at),
+        "proven": proven_text(v),
     }
+
+
+def proven_text(v: dict) -> str:
+    """For a stale verdict (its days count up to now), the days its latest
+    capture proves: 「ページで確認: 9日」; '' otherwise."""
+    if not v.get("stale"):
+        return ""
+    proven = timeline.proven_silence(v, v.get("last_captured_at"))
+    if proven is None:
+        return ""
+    return labels.PROVEN_SHORT.format(days=proven["days"], more="以上" if proven["lower_bound"] else "")
 
 
 def due_today(v: dict, at: datetime) -> bool:
@@ -327,7 +339,7 @@ def contract(platform: str, contract_id: str):
     steps = store.steps(platform, contract_id)
     row = store.contract(platform, contract_id)
     return render_template(
-        "contract.html", v=verdict, messages=messages, steps=steps, at=at, identity=identity(verdict),
+        "contract.html", v=verdict, proven_short=proven_text(verdict), messages=messages, steps=steps, at=at, identity=identity(verdict),
         facts=fact_rows(verdict, messages, row),
         unknown_facts=unknown_facts(verdict),
         picture=timeline.picture(messages, verdict, at, row.get("last_read_at")),

@@ -458,3 +458,19 @@ def test_a_deadline_alarms_a_day_before_in_the_subscribed_feed(live_server):
     deadline = text.split(f"UID:lancers-{requested.expected['contract_id']}-deadline@ghostwatch.local")[1]
     deadline = deadline.split("END:VEVENT")[0]
     assert "TRIGGER:-P1D" in deadline and "TRIGGER:PT0S" in deadline
+
+
+def test_the_list_says_how_many_days_a_stale_page_proves(page, live_server):
+    cid = DELIVERED.expected["contract_id"]
+    post_page(live_server, DELIVERED)
+    proven = whole_days(DELIVERED.expected["last_client_message_at"], DELIVERED.meta["captured_at"])
+    age = whole_days(DELIVERED.meta["captured_at"], LATER)
+    sign_in(page, live_server, f"/?{at_query(LATER)}")
+    row = page.locator(f'tr.contract[data-contract-id="{cid}"]')
+    expect(row.locator(".proven")).to_have_text(f"ページで確認: {proven}日")
+    expect(row.locator(".fresh")).to_have_text(f"{age}日前に取得")
+    row.locator("a.title").click()
+    expect(page.locator("#proven-short")).to_have_text(f"ページで確認: {proven}日")
+    # Judged when the page was fresh, no such line.
+    page.goto(f"{live_server.url}/?{at_query(DELIVERED.expected['at'])}")
+    expect(page.locator(f'tr.contract[data-contract-id="{cid}"] .proven')).to_have_count(0)
