@@ -64,7 +64,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from collector import browser as browsers
-from collector.pages import ContractList, ListedContract, NotAPage, Reading, UnsupportedURL, read_page
+from collector.pages import read_page
+from collector.reading import ContractList, ListedContract, NotAPage, Reading, UnsupportedURL
 from collector.timeutil import now
 
 log = logging.getLogger("ghostwatch.fetch")

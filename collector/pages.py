@@ -15,19 +15,7 @@ from urllib.parse import urlsplit
 from collector import crowdworks, lancers
 from collector.capture import Response, parse_responses
 from collector.html import parse_html
-from collector.reading import (  # noqa: F401 - the reading types, for callers of read_page
-    ContractList,
-    Inquiry,
-    LayoutError,
-    ListedContract,
-    Message,
-    NotAPage,
-    PageRef,
-    Reading,
-    Thread,
-    Unreadable,
-    UnsupportedURL,
-)
+from collector.reading import LayoutError, PageRef, Reading, Unreadable, UnsupportedURL
 
 PLATFORMS = (lancers, crowdworks)
 

@@ -29,7 +29,7 @@ from urllib.parse import quote
 from flask import Blueprint, jsonify, request
 
 from collector.capture import parse_responses
-from collector.pages import NotAPage, UnsupportedURL
+from collector.reading import NotAPage, UnsupportedURL
 from collector.timeutil import iso, now, parse_instant
 from server import __version__, rules, service
 from server.db import get_store

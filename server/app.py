@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from flask import Flask, current_app, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from server import __version__, api, db, report_views, security, views
+from server import __version__, api, db, pairing, report_views, security, states, views
 from server.errors import (  # noqa: F401 - MAX_BODY_BYTES: serve_cmd sizes waitress by it
     MAX_BODY_BYTES,
     api_error,
@@ -73,6 +73,8 @@ def create_app(db_path: str | Path | None = None, token: str | None = None, port
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(report_views.bp)
+    app.register_blueprint(states.bp)
+    app.register_blueprint(pairing.bp)
     app.add_url_rule("/pair/calendar-token", "reset_calendar_token", reset_calendar_token, methods=["POST"])
     app.before_request(guard)
     app.before_request(refuse_bad_json)

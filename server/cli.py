@@ -29,7 +29,8 @@ from server import click_ja
 click_ja.install()  # before any command is defined: click names its types' words when they are made
 
 from collector.capture import Capture, parse_responses  # noqa: E402
-from collector.pages import NotAPage, UnsupportedURL, read_page  # noqa: E402
+from collector.pages import read_page  # noqa: E402
+from collector.reading import NotAPage, UnsupportedURL  # noqa: E402
 from collector.timeutil import iso, now  # noqa: E402
 from server import __version__, browser_cmd, collect_cmd, doctor_cmd, labels, rules, serve_cmd, service  # noqa: E402
 from server.options import INSTANT, BadInput, db_option, open_store  # noqa: E402

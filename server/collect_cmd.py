@@ -15,29 +15,23 @@ import json
 import signal
 import sys
 import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
-from collector.pages import NotAPage, UnsupportedURL
-from server import rules, service
+from server import labels
+from server.collecting import (
+    EXIT_BROWSER,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_LOGGED_IN,
+    EXIT_OK,
+    PLATFORMS,
+    PlatformResult,
+    collect_platform,
+    profile_for,
+    worst,
+)
 from server.options import db_option, open_store
-
-PLATFORMS = ("lancers", "crowdworks")
-
-EXIT_OK = 0
-EXIT_NOT_LOGGED_IN = 3
-EXIT_PAGES_FAILED = 4
-EXIT_UNRECOGNISED_LIST = 5
-EXIT_UNREADABLE_PAGES = 6
-EXIT_BROWSER = 7
-EXIT_HUMAN_CHECK = 8
-EXIT_INTERRUPTED = 130
-# When several things went wrong (``--platform all``), the first of these wins.
-PRECEDENCE = (EXIT_BROWSER, EXIT_NOT_LOGGED_IN, EXIT_HUMAN_CHECK, EXIT_UNRECOGNISED_LIST, EXIT_PAGES_FAILED,
-              EXIT_UNREADABLE_PAGES, EXIT_OK)
 
 EXIT_CODES_HELP = (
     "\b\n終了コード / exit codes:\n"
@@ -53,16 +47,8 @@ EXIT_CODES_HELP = (
 )
 
 
-def worst(codes) -> int:
-    codes = set(codes)
-    for code in PRECEDENCE:
-        if code in codes:
-            return code
-    return max(codes) if codes else EXIT_OK
-
-
 def _label(platform: str) -> str:
-    return rules.PLATFORM_LABELS.get(platform, platform)
+    return labels.PLATFORM_LABELS.get(platform, platform)
 
 
 # --- options shared by login and collect --------------------------------------
@@ -111,17 +97,6 @@ def browser_options(headed_default: bool):
     return decorate
 
 
-def _profile(platform: str, override: Path | None) -> Path:
-    from server.paths import profile_dir
-
-    if override is None:
-        return profile_dir(platform)
-    path = Path(override).expanduser() / platform
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.chmod(0o700)
-    return path
-
-
 @contextlib.contextmanager
 def _sigterm_as_exit():
     """SIGTERM (the scheduler stopping a run) unwinds like Ctrl-C: the browser is closed."""
@@ -168,7 +143,7 @@ def login(platform, browser_path, browser_args, ignore_https_errors, headed, pro
     from collector.fetch import BrowserError, FetchOptions, LoginAborted
     from collector.fetch import login as run_login
 
-    profile = _profile(platform, profile_dir)
+    profile = profile_for(platform, profile_dir)
     options = FetchOptions(
         browser_path=browser_path,
         browser_args=browser_args,
@@ -204,41 +179,8 @@ def login(platform, browser_path, browser_args, ignore_https_errors, headed, pro
 # --- collect -------------------------------------------------------------------
 
 
-@dataclass
-class PlatformResult:
-    platform: str
-    code: int = EXIT_OK
-    error: str | None = None
-    listed: int = 0
-    read: int = 0
-    unreadable: list[dict] = field(default_factory=list)
-    failed: list[dict] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)
-    verdicts: list[dict] = field(default_factory=list)
-    timing: dict = field(default_factory=dict)
-
-    @property
-    def needing_action(self) -> list[dict]:
-        return [v for v in self.verdicts if v["state"] in rules.NEEDS_ACTION]
-
-    def to_json(self) -> dict:
-        return {
-            "platform": self.platform,
-            "exit_code": self.code,
-            "error": self.error,
-            "listed": self.listed,
-            "read": self.read,
-            "unreadable": self.unreadable,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "needing_action": len(self.needing_action),
-            "verdicts": self.verdicts,
-            "timing": self.timing,
-        }
-
-
 def _verdict_line(v: dict) -> str:
-    state = rules.STATE_LABELS.get(v["state"], v["state"])
+    state = labels.STATE_LABELS.get(v["state"], v["state"])
     days = "" if v.get("silent_days") is None else (
         f" 沈黙 {v['silent_days']}{'+' if v.get('silence_is_lower_bound') else ''}日"
     )
@@ -249,134 +191,38 @@ def _verdict_line(v: dict) -> str:
     return f"[{state}] {_label(v['platform'])} {v['contract_id']} {v.get('title') or ''}{days}{tail}"
 
 
-def known_boards(store, platform: str) -> dict[str, str]:
-    """Lancers: ``{job id: board id}`` of the contracts earlier captures read, so that
-    the boards list is only searched for new jobs (the capture checks each board)."""
-    if platform != "lancers":
-        return {}
-    return {str(c["contract_id"]): str(c["thread_id"]) for c in store.contracts()
-            if c.get("platform") == platform and str(c.get("contract_id") or "").isdigit()
-            and str(c.get("thread_id") or "").isdigit()}
+class ProgressReporter:
+    """A collect run on the terminal: a live progress bar on stderr, a line per
+    contract on stdout (nothing with ``--json``)."""
 
+    def __init__(self, progress, echo):
+        self.progress, self.echo, self.tasks = progress, echo, {}
 
-def collect_platform(store, platform: str, profile: Path, options, progress, echo) -> PlatformResult:
-    """Fetch and ingest one platform's open contracts; never raises for the site's answers."""
-    from collector.fetch import (
-        BrowserError,
-        FailedPage,
-        HumanCheck,
-        NotLoggedIn,
-        SkippedPage,
-        UnrecognisedList,
-        collect_pages,
-    )
+    def started(self, platform):
+        self.tasks[platform] = self.progress.add_task(f"{_label(platform)}: 契約一覧を開いています…", total=None)
 
-    result = PlatformResult(platform)
-    begun = time.monotonic()
-    first_page_at = last_done_at = None
-    fetch_s = ingest_s = 0.0
-    task = progress.add_task(f"{_label(platform)}: 契約一覧を開いています…", total=None)
+    def listed(self, platform, count):
+        self.progress.update(self.tasks[platform], total=count, completed=0,
+                             description=f"{_label(platform)}: 契約を読んでいます")
 
-    reading_label = f"{_label(platform)}: 契約を読んでいます"
+    def boards(self, platform, checked):
+        self.progress.update(self.tasks[platform],
+                             description=f"{_label(platform)}: メッセージボードを照合しています（{checked} 件）")
 
-    def on_list(listing):
-        result.listed = len(listing.contracts)
-        progress.update(task, total=result.listed, completed=0, description=reading_label)
+    def reading(self, platform):
+        self.progress.update(self.tasks[platform], description=f"{_label(platform)}: 契約を読んでいます")
 
-    def on_board(checked):
-        progress.update(task, description=f"{_label(platform)}: メッセージボードを照合しています（{checked} 件）")
+    def advance(self, platform):
+        self.progress.advance(self.tasks[platform])
 
-    pages = collect_pages(platform, profile, options, on_list=on_list, known_boards=known_boards(store, platform),
-                          on_board=on_board)
-    try:
-        with contextlib.closing(pages):
-            for item in pages:
-                if first_page_at is None:
-                    first_page_at = item.started
-                if item.kind == "contract":
-                    progress.update(task, description=reading_label)
-                fetch_s += item.seconds
-                last_done_at = time.monotonic()
-                cid = item.listed.contract_id if item.listed else None
-                if isinstance(item, SkippedPage):
-                    result.skipped.append({"contract_id": cid, "url": item.url, "reason": item.reason})
-                    echo(f"[未取得] {_label(platform)} {cid}: {item.reason}")
-                    progress.advance(task)
-                    continue
-                if isinstance(item, FailedPage):
-                    result.failed.append({"contract_id": cid, "url": item.url, "error": item.error,
-                                          "attempts": item.attempts})
-                    if item.kind == "list":
-                        result.code = EXIT_PAGES_FAILED
-                        result.error = (f"{_label(platform)}の契約一覧を開けませんでした"
-                                        f"（{item.attempts} 回試行）: {item.error}")
-                    else:
-                        echo(f"[読み込み失敗] {_label(platform)} {cid}: {item.error}"
-                             f"（{item.attempts} 回試行）")
-                        progress.advance(task)
-                    continue
-                try:
-                    ingest_started = time.monotonic()
-                    try:
-                        answer = service.ingest(store, item.url, item.html, item.captured_at, source="collector",
-                                                responses=item.responses)
-                    finally:
-                        last_done_at = time.monotonic()
-                        ingest_s += last_done_at - ingest_started
-                except (UnsupportedURL, NotAPage, ValueError) as err:
-                    if item.kind == "list":
-                        continue  # UnrecognisedList follows and says what happened
-                    result.unreadable.append({"contract_id": cid, "url": item.url, "reason": str(err)})
-                    echo(f"[読み取り不可] {_label(platform)} {cid}: {err}")
-                    progress.advance(task)
-                    continue
-                if item.kind == "list":
-                    continue
-                progress.advance(task)
-                if answer.get("page") == "inquiry":
-                    # The board of a listed job turned out to hold no job: not a contract.
-                    reason = "契約ではなく問い合わせのメッセージボードでした"
-                    result.skipped.append({"contract_id": cid, "url": item.url, "reason": reason})
-                    echo(f"[未取得] {_label(platform)} {cid}: {reason}")
-                    continue
-                if answer["unreadable"]:
-                    result.unreadable.append({"contract_id": answer.get("contract_id") or cid, "url": item.url,
-                                              "reason": answer["reason"]})
-                else:
-                    result.read += 1
-                if answer["verdict"] is not None:
-                    result.verdicts.append(answer["verdict"])
-                    echo(_verdict_line(answer["verdict"]))
-                elif answer["unreadable"]:
-                    echo(f"[読み取り不可] {_label(platform)} {cid}: {answer['reason']}")
-    except NotLoggedIn as err:
-        result.code, result.error = EXIT_NOT_LOGGED_IN, str(err)
-    except HumanCheck as err:
-        result.code, result.error = EXIT_HUMAN_CHECK, str(err)
-    except UnrecognisedList as err:
-        result.code, result.error = EXIT_UNRECOGNISED_LIST, str(err)
-    except BrowserError as err:
-        result.code, result.error = EXIT_BROWSER, str(err)
-    finally:
-        progress.remove_task(task)
-        ended = time.monotonic()
-        result.timing = {
-            "total_s": round(ended - begun, 3),  # browser start and close included
-            # from the list page's first request to the last page stored
-            "pages_s": round(last_done_at - first_page_at, 3) if first_page_at else None,
-            "fetch_s": round(fetch_s, 3),
-            "ingest_s": round(ingest_s, 3),
-        }
-    if result.code == EXIT_OK:
-        if result.failed:
-            result.code = EXIT_PAGES_FAILED
-            result.error = (f"{_label(platform)}: {len(result.failed)} 件のページを開けませんでした"
-                            "（再試行済み）。読めた分は保存しました。時間をおいて再実行してください。")
-        elif result.unreadable:
-            result.code = EXIT_UNREADABLE_PAGES
-            result.error = (f"{_label(platform)}: {len(result.unreadable)} 件のページを読み取れませんでした"
-                            "（保存済み）。ghostwatch を更新してから `ghostwatch reparse` を実行してください。")
-    return result
+    def verdict(self, verdict):
+        self.echo(_verdict_line(verdict))
+
+    def line(self, text):
+        self.echo(text)
+
+    def finished(self, platform):
+        self.progress.remove_task(self.tasks.pop(platform))
 
 
 def _summary_line(r: PlatformResult) -> str:
@@ -458,7 +304,8 @@ def collect(platform, browser_path, browser_args, ignore_https_errors, headed, p
     with open_store(db_path) as store, progress, _sigterm_as_exit():
         for name in platforms:
             try:
-                results.append(collect_platform(store, name, _profile(name, profile_dir), options, progress, echo))
+                results.append(collect_platform(store, name, profile_for(name, profile_dir), options,
+                                                ProgressReporter(progress, echo)))
             except KeyboardInterrupt:
                 interrupted = True
                 results.append(PlatformResult(name, EXIT_INTERRUPTED, "中断しました。読めた分は保存済みです。"))

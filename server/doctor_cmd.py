@@ -27,12 +27,14 @@ from pathlib import Path
 import click
 
 from collector import markers
-from collector.pages import NotAPage, UnsupportedURL, identify, read_page
+from collector.pages import identify, read_page
+from collector.reading import NotAPage, UnsupportedURL
 from collector.reading import ContractList, Unreadable
 from collector.redact import Redactor
 from collector.timeutil import iso, now, parse_instant
-from server import __version__, labels, rules
-from server.collect_cmd import _profile, _sigterm_as_exit, browser_options
+from server import __version__, labels
+from server.collect_cmd import _sigterm_as_exit, browser_options
+from server.collecting import profile_for
 from server.options import BadInput, db_option, open_store
 
 PLATFORMS = ("lancers", "crowdworks")
@@ -105,7 +107,7 @@ def write_report(report: dict, name: str, output: Path | None = None) -> Path:
 
 
 def _label(platform: str) -> str:
-    return rules.PLATFORM_LABELS.get(platform, platform)
+    return labels.PLATFORM_LABELS.get(platform, platform)
 
 
 def _read(html: str | bytes, url: str, captured_at, responses) -> object:
@@ -401,7 +403,7 @@ def doctor(platform, limit, output, delay, timeout, retries, backoff, browser_pa
         for name in platforms:
             click.echo(f"{_label(name)}を確認しています…", err=True)
             try:
-                run = run_platform(name, _profile(name, profile_dir), options, limit)
+                run = run_platform(name, profile_for(name, profile_dir), options, limit)
             except KeyboardInterrupt:
                 interrupted = True
                 break

@@ -25,16 +25,7 @@ import json
 from datetime import datetime
 
 from collector.timeutil import DAY, iso, parse_instant
-from server.labels import (  # noqa: F401 - the labels, for callers that still name them here
-    ACTION_LABELS,
-    OFFICE,
-    PAY_TYPE_LABELS,
-    PLATFORM_LABELS,
-    STATE_LABELS,
-    STATUS_LABELS,
-    action_line,
-    when,
-)
+from server.labels import OFFICE, STATUS_LABELS, action_line, when
 
 NUDGE_DAYS = 3
 ELIGIBLE_DAYS = 7

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from collector.pages import ContractList, Thread, Unreadable
+from collector.reading import ContractList, Thread, Unreadable
 from collector.timeutil import aware, now
 from server import rules
 from server.store import Store

@@ -30,17 +30,8 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from collector.capture import Response, parse_responses, responses_json, scrub_secrets
-from collector.pages import (
-    ContractList,
-    Inquiry,
-    NotAPage,
-    Reading,
-    Thread,
-    Unreadable,
-    UnsupportedURL,
-    identify,
-    read_page,
-)
+from collector.pages import identify, read_page
+from collector.reading import ContractList, Inquiry, NotAPage, Reading, Thread, Unreadable, UnsupportedURL
 from collector.timeutil import aware, iso, now
 
 BUSY_TIMEOUT_MS = 30_000

@@ -183,7 +183,8 @@ def test_a_login_page_is_recognised_and_a_contract_page_is_not():
 
 
 def test_ids_are_ascii_digits_of_a_sane_length():
-    from collector.pages import UnsupportedURL, identify
+    from collector.pages import identify
+    from collector.reading import UnsupportedURL
 
     for url in ("https://www.lancers.jp/mypage/message?boardId=" + "1" * 21,
                 "https://www.lancers.jp/mypage/message?boardId=１２３",

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.pages import NotAPage, read_page
+from collector.pages import read_page
+from collector.reading import NotAPage
 from collector.reading import ContractList, Inquiry, Thread, Unreadable
 from collector.timeutil import parse_instant
 from corpus import pages

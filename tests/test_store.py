@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from collector.pages import NotAPage, UnsupportedURL
+from collector.reading import NotAPage, UnsupportedURL
 from collector.timeutil import parse_instant
 from pagekit import crowdworks_capture, crowdworks_url, lancers_capture
 from server import service
