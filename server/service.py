@@ -73,6 +73,7 @@ def ingest(store: Store, url: str, html: str | bytes, captured_at: datetime, sou
         "page": reading.page,
         "contract_id": getattr(reading, "contract_id", None),
         "thread_id": getattr(reading, "thread_id", None),
+        "title": getattr(reading, "title", None),
         "unreadable": isinstance(reading, Unreadable),
         "reason": getattr(reading, "reason", None),
         "verdict": None,
@@ -99,7 +100,7 @@ def capture_answer(answer: dict) -> dict:
     "unreadable"`` even when an earlier capture of its contract was read: the
     answer is for the capture sent, never days read from another."""
     common = {key: answer[key] for key in ("snapshot_id", "duplicate", "page", "platform", "contract_id",
-                                           "thread_id", "unreadable", "reason")}
+                                           "thread_id", "title", "unreadable", "reason")}
     if answer["page"] == "contract_list":
         return {**common, "state": "unreadable" if answer["unreadable"] else None,
                 "contracts": answer["contracts"] or []}

@@ -10,6 +10,7 @@ the global badge.  Every expectation comes from the corpus JSON (``expected``).
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import subprocess
@@ -209,6 +210,8 @@ def test_an_inquiry_is_answered_as_such_and_is_no_contract(live_server):
     assert answer["page"] == "inquiry"
     assert answer["thread_id"] == INQUIRY.expected["thread_id"]
     assert answer["contract_id"] is None and answer["state"] is None
+    detail = next(json.loads(r["body"]) for r in INQUIRY.responses_list() if r["url"].endswith(f"/boards/{answer['thread_id']}"))
+    assert answer["title"] == detail["title"]  # the extension names the board by it
     assert not re.search(r"\d", answer["badge"]["text"])  # no days of silence for a contract that is none
     _, listed = live_server.json("GET", "/api/contracts")
     assert listed["contracts"] == []
