@@ -376,6 +376,31 @@ def evidence(platform: str, contract_id: str):
 @bp.post("/contracts/<platform>/<contract_id>/steps")
 def record_step(platform: str, contract_id: str):
     contract_verdict(platform, contract_id, now())
+    step, done_at, note = step_form()
+    get_store().add_step(platform, contract_id, step, done_at, note)
+    return back_to_contract(platform, contract_id, "checklist")
+
+
+@bp.post("/contracts/<platform>/<contract_id>/checklist")
+def check_step(platform: str, contract_id: str):
+    """A checklist checkbox saved: checked records the step (once; again only
+    with another date), unchecked deletes its records."""
+    contract_verdict(platform, contract_id, now())
+    step, done_at, note = step_form()
+    store = get_store()
+    recorded = [s for s in store.steps(platform, contract_id) if s["step"] == step]
+    if request.form.get("done"):
+        minute = done_at.astimezone(JST).replace(second=0, microsecond=0)
+        if not any(labels.local(s["done_at"]).replace(second=0, microsecond=0) == minute for s in recorded):
+            store.add_step(platform, contract_id, step, done_at, note)
+    else:
+        for s in recorded:
+            store.delete_step(s["id"])
+    return back_to_contract(platform, contract_id, f"step-{step}")
+
+
+def step_form() -> tuple[str, datetime, str]:
+    """A step form's ``step``, ``done_at`` (now when empty) and ``note``; 400 when wrong."""
     step = request.form.get("step", "")
     if step not in STEP_KINDS:
         abort(400, description=f"記録する手順が正しくありません: {step[:40]!r}")
@@ -384,36 +409,12 @@ def record_step(platform: str, contract_id: str):
         done_at = parse_instant(value) if value else now()
     except ValueError:
         abort(400, description=f"日時が読めません: {value[:40]!r}")
-    note = request.form.get("note", "")[:2000]
-    get_store().add_step(platform, contract_id, step, done_at, note)
-    return redirect(url_for("views.contract", platform=platform, contract_id=contract_id,
-                            **request.args.to_dict()) + "#checklist", code=303)
+    return step, done_at, request.form.get("note", "")[:2000]
 
 
-@bp.post("/contracts/<platform>/<contract_id>/checklist")
-def check_step(platform: str, contract_id: str):
-    """A checklist checkbox saved: checked records the step (once; again only
-    with another date), unchecked deletes its records."""
-    contract_verdict(platform, contract_id, now())
-    step = request.form.get("step", "")
-    if step not in STEP_KINDS:
-        abort(400, description=f"記録する手順が正しくありません: {step[:40]!r}")
-    store = get_store()
-    recorded = [s for s in store.steps(platform, contract_id) if s["step"] == step]
-    if request.form.get("done"):
-        value = request.form.get("done_at", "").strip()
-        try:
-            done_at = parse_instant(value) if value else now()
-        except ValueError:
-            abort(400, description=f"日時が読めません: {value[:40]!r}")
-        if not any(labels.local(s["done_at"]).replace(second=0, microsecond=0)
-                   == done_at.astimezone(JST).replace(second=0, microsecond=0) for s in recorded):
-            store.add_step(platform, contract_id, step, done_at, request.form.get("note", "")[:2000])
-    else:
-        for s in recorded:
-            store.delete_step(s["id"])
+def back_to_contract(platform: str, contract_id: str, anchor: str):
     return redirect(url_for("views.contract", platform=platform, contract_id=contract_id,
-                            **request.args.to_dict()) + f"#step-{step}", code=303)
+                            **request.args.to_dict()) + f"#{anchor}", code=303)
 
 
 @bp.post("/contracts/<platform>/<contract_id>/steps/<int:step_id>/delete")
@@ -422,8 +423,7 @@ def delete_step(platform: str, contract_id: str, step_id: int):
     if not any(s["id"] == step_id for s in store.steps(platform, contract_id)):
         abort(404)
     store.delete_step(step_id)
-    return redirect(url_for("views.contract", platform=platform, contract_id=contract_id,
-                            **request.args.to_dict()) + "#checklist", code=303)
+    return back_to_contract(platform, contract_id, "checklist")
 
 
 @bp.get("/pair")
