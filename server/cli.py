@@ -50,8 +50,9 @@ def read_file(path: Path) -> bytes:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ghostwatch")
 def cli():
-    """ghostwatch: Lancers と CrowdWorks の契約を見守り、クライアントの沈黙と
-    次にできること（連絡催促など）を日付つきで知らせます。
+    """
+ghostwatch: Lancers と CrowdWorks の契約を見守り、クライアントの沈黙と 次に
+できること（連絡催促など）を日付つきで知らせます。
 
     Watches your Lancers and CrowdWorks contracts, knows when each client last
     wrote, and says with dates what you may do now.
@@ -132,9 +133,13 @@ def _json_object(raw: bytes) -> dict | None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_capture_options
 def parse(file, url, captured_at, responses_file):
-    """保存したキャプチャを読み、読み取った内容を JSON で表示します（保存はしません）。
+    """
+保存したキャプチャを読み、読み取った内容を JSON で表示します（保存はしません
+）。
 
-    FILE はキャプチャの JSON、または --url を付けた保存済みの HTML ページ（--responses で JSON 応答も）。
+    
+    FILE はキャプチャの JSON、または --url を付けた保存済みの HTML ページ（
+    --responses で JSON 応答も）。
 
     Read a saved capture and print what it says, as JSON."""
     capture = load_capture(file, url, captured_at, responses_file)
@@ -155,7 +160,9 @@ def ingest(files, url, captured_at, responses_file, at, db_path):
 
     FILE はキャプチャの JSON（複数可）、または --url を付けた HTML ページ 1 つ。
 
-    保存の前にすべてのファイルを確かめ、1 つでも読めなければ何も保存しません。複数なら判定の一覧を表示します。
+    
+    保存の前にすべてのファイルを確かめ、1 つでも読めなければ何も保存しません。複
+    数なら判定の一覧を表示します。
 
     Store saved captures and print each contract's verdict as JSON."""
     if url and len(files) > 1:
@@ -220,7 +227,9 @@ def status_exit_code(verdicts: list[dict]) -> int:
 def status(as_json, at, include_closed, db_path):
     """すべての契約を急ぐ順に、沈黙の日数・状態・次の対応とともに表示します。
 
-    対応が必要なときは 0 以外で終了します（下の終了コード）。定期実行のジョブから通知に使えます。
+    
+    対応が必要なときは 0 以外で終了します（下の終了コード）。定期実行のジョブか
+    ら通知に使えます。
 
     Every contract, most urgent first; exits non-zero when something needs action."""
     with open_store(db_path) as store:

@@ -10,6 +10,7 @@ of click's modules at this table.  A message not listed stays as click wrote it.
 from __future__ import annotations
 
 import gettext
+import unicodedata
 
 import click.core
 import click.decorators
@@ -17,6 +18,7 @@ import click.exceptions
 import click.formatting
 import click.parser
 import click.types
+from click._compat import strip_ansi
 
 MESSAGES = {
     "Usage:": "使い方:",
@@ -44,6 +46,7 @@ MESSAGES = {
     "Argument {name!r} takes {nargs} values.": "引数 {name!r} には値が {nargs} 個必要です。",
     "default: {default}": "既定値: {default}",
     "env var: {var}": "環境変数: {var}",
+    "required": "必須",
     "file": "ファイル",
     "directory": "フォルダー",
     "path": "パス",
@@ -73,6 +76,11 @@ PLURAL_OTHER = {
 }
 
 
+def display_width(text: str) -> int:
+    """The columns ``text`` takes on a terminal: a wide (Japanese) character two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in strip_ansi(text))
+
+
 def translate(message: str) -> str:
     return MESSAGES.get(message, gettext.gettext(message))
 
@@ -92,3 +100,5 @@ def install() -> None:
             module._ = translate
         if hasattr(module, "ngettext"):
             module.ngettext = translate_plural
+    # Help columns measured in terminal columns, so Japanese option help lines up.
+    click.formatting.term_len = display_width

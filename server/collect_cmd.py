@@ -62,33 +62,32 @@ def browser_options(headed_default: bool):
                 envvar="GHOSTWATCH_BROWSER",
                 show_envvar=True,
                 default=None,
-                help="Chromium / Chrome to drive (default: Debian's /usr/lib/chromium/chromium "
-                "where present, else Playwright's own browser or an installed Chrome).",
+                help="使う Chromium / Chrome（既定: Debian の /usr/lib/chromium/chromium があればそれ、"
+                "なければ Playwright の Chromium かインストール済みの Chrome）。",
             ),
             click.option(
                 "--browser-arg",
                 "browser_args",
                 multiple=True,
-                help="An extra command-line flag for Chromium (repeatable), "
-                "e.g. --browser-arg=--proxy-server=http://127.0.0.1:8080.",
+                help="Chromium に渡す追加のフラグ（複数可）。例: --browser-arg=--proxy-server=http://127.0.0.1:8080",
             ),
             click.option(
                 "--ignore-https-errors",
                 is_flag=True,
-                help="Accept invalid TLS certificates (test stand-ins only).",
+                help="正しくない TLS 証明書を受け入れます（テスト用の代役サイトのみ）。",
             ),
             click.option(
                 "--headed/--headless",
                 default=headed_default,
                 show_default=True,
-                help="Show the browser window.",
+                help="ブラウザの画面を表示します。",
             ),
             click.option(
                 "--profile-dir",
                 type=click.Path(file_okay=False, path_type=Path),
                 default=None,
-                help="Keep the browser profiles under DIR/PLATFORM (default: profiles/PLATFORM "
-                "in the data directory).",
+                metavar="DIR",
+                help="ブラウザのプロファイルを DIR/PLATFORM に置きます（既定: データフォルダーの profiles/PLATFORM）。",
             ),
         ]):
             fn = option(fn)
@@ -114,6 +113,23 @@ def _sigterm_as_exit():
         signal.signal(signal.SIGTERM, previous)
 
 
+def fetch_options(fn):
+    """--delay, --timeout, --retries, --backoff: how politely pages are fetched
+    (``collector.fetch.FetchOptions``); shared by collect and doctor."""
+    for option in reversed([
+        click.option("--delay", type=click.FloatRange(min=0), default=2.0, show_default=True,
+                     help="ページの間に待つ秒数（さらに最大その半分をランダムに）。0 はテスト用。"),
+        click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+                     help="1 ページに待つ秒数。"),
+        click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+                     help="時間切れや 5xx/429 の応答のときに再試行する回数。"),
+        click.option("--backoff", type=click.FloatRange(min=0), default=2.0, show_default=True,
+                     help="最初の再試行までの秒数（再試行ごとに 2 倍）。"),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 # --- login ---------------------------------------------------------------------
 
 
@@ -128,17 +144,21 @@ def register(cli):
     "  3  ログインが完了しませんでした: 時間切れ・ウィンドウを閉じた (not completed)\n"
     "  7  ブラウザを起動できません (browser could not start / profile in use)"
 ))
-@click.option("--platform", type=click.Choice(PLATFORMS), required=True, help="The platform to log in to.")
+@click.option("--platform", type=click.Choice(PLATFORMS), required=True, help="ログインするサービス。")
 @browser_options(headed_default=True)
 @click.option("--wait", "wait_minutes", type=click.FloatRange(min=0), default=10.0, show_default=True,
-              help="Minutes to wait for the login.")
+              help="ログインを待つ分数。")
 def login(platform, browser_path, browser_args, ignore_https_errors, headed, profile_dir, wait_minutes):
-    """Log in to Lancers or CrowdWorks in ghostwatch's own browser profile.
+    """ghostwatch 専用のブラウザでランサーズ / クラウドワークスにログインします。
 
-    A browser window opens on the platform's login page; log in as usual. When
-    you have left the login page the window closes, and `ghostwatch collect`
-    can read your contracts with that session. The profile is ghostwatch's
-    own (mode 0700 in the data directory), never your everyday browser's.
+    
+    ログインページのウィンドウが開くので、いつもどおりログインしてください（メー
+    ルのコード、Google、ロボットでないことの確認も、その画面で済ませます）。ログ
+    インページを離れるとウィンドウが閉じ、`ghostwatch collect` がその状態で契約
+    を読めるようになります。プロファイルは ghostwatch 専用（データフォルダー内、
+    0700）で、ふだんのブラウザのものは使いません。
+
+    Log in to Lancers or CrowdWorks in ghostwatch's own browser profile.
     """
     from collector.fetch import BrowserError, FetchOptions, LoginAborted
     from collector.fetch import login as run_login
@@ -240,28 +260,23 @@ def _summary_line(r: PlatformResult) -> str:
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.option("--platform", type=click.Choice((*PLATFORMS, "all")), required=True,
-              help="Which platform to read; all: both, one after the other.")
+              help="読み込むサービス（all: 両方を順に）。")
 @browser_options(headed_default=False)
-@click.option("--delay", type=click.FloatRange(min=0), default=2.0, show_default=True,
-              help="Seconds between pages (plus up to half of it at random); 0 for tests.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Seconds allowed for each page.")
-@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Further attempts for a page that timed out or got a 5xx/429 answer.")
-@click.option("--backoff", type=click.FloatRange(min=0), default=2.0, show_default=True,
-              help="Seconds before the first retry; doubled for each further one.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: counts, failures and verdicts.")
+@fetch_options
+@click.option("--json", "as_json", is_flag=True, help="件数・失敗・判定を 1 つの JSON で出力します。")
 @db_option
 def collect(platform, browser_path, browser_args, ignore_https_errors, headed, profile_dir,
             delay, timeout, retries, backoff, as_json, db_path):
-    """Read every open contract from Lancers / CrowdWorks with your logged-in session.
+    """ログイン済みのブラウザで、進行中のすべての契約を読み込みます。
 
-    Opens the platform's list of open contracts (every page of it) in a
-    headless browser on the profile of `ghostwatch login`, then each
-    contract's messages, one page at a time (Lancers: each job's message
-    board, found through the boards list), captures each page with the JSON
-    the platform's own page loads, stores it and prints each contract's
-    verdict and a summary. Run `ghostwatch login --platform P` once first.
+    
+    `ghostwatch login` のプロファイルで画面を出さずにブラウザを開き、進行中の契
+    約の一覧（すべてのページ）、続いて契約ごとのメッセージを 1 ページずつ開きま
+    す（ランサーズはボード一覧から仕事ごとのメッセージボードを探します）。各ペー
+    ジを、そのページ自身が読み込む JSON と一緒に保存し、契約ごとの判定とまとめを
+    表示します。先に一度 `ghostwatch login --platform P` を実行してください。
+
+    Read every open contract from Lancers / CrowdWorks with your logged-in session.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -33,7 +33,7 @@ from collector.reading import ContractList, Unreadable
 from collector.redact import Redactor
 from collector.timeutil import iso, now, parse_instant
 from server import __version__, labels
-from server.collect_cmd import _sigterm_as_exit, browser_options
+from server.collect_cmd import _sigterm_as_exit, browser_options, fetch_options
 from server.collecting import profile_for
 from server.options import BadInput, db_option, open_store
 
@@ -371,14 +371,7 @@ def register(cli):
               help="サービスごとに開く契約の数。状態の違うものを選びます（0: 一覧のすべて）。")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="レポートの保存先（既定: データフォルダーの reports/doctor-<日時>.json）。")
-@click.option("--delay", type=click.FloatRange(min=0), default=2.0, show_default=True,
-              help="ページの間に待つ秒数（さらに最大その半分をランダムに）。0 はテスト用。")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="1 ページに待つ秒数。")
-@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
-              help="時間切れや 5xx/429 の応答のときに再試行する回数。")
-@click.option("--backoff", type=click.FloatRange(min=0), default=2.0, show_default=True,
-              help="最初の再試行までの秒数（再試行ごとに 2 倍）。")
+@fetch_options
 @browser_options(headed_default=False)
 def doctor(platform, limit, output, delay, timeout, retries, backoff, browser_path, browser_args,
            ignore_https_errors, headed, profile_dir):
