@@ -474,3 +474,15 @@ def test_the_list_says_how_many_days_a_stale_page_proves(page, live_server):
     # Judged when the page was fresh, no such line.
     page.goto(f"{live_server.url}/?{at_query(DELIVERED.expected['at'])}")
     expect(page.locator(f'tr.contract[data-contract-id="{cid}"] .proven')).to_have_count(0)
+
+
+def test_on_a_phone_the_timeline_scrolls_in_its_frame_showing_now(page, live_server):
+    post_page(live_server, DELIVERED)
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, f"/contracts/crowdworks/{DELIVERED.expected['contract_id']}?{at_query(LATER)}")
+    figure = page.locator("figure.timeline-picture")
+    assert figure.evaluate("f => f.scrollWidth > f.clientWidth")  # legible: wider than the phone, in its frame
+    now_mark = page.locator("#timeline-svg line.mark-now").bounding_box()
+    frame = figure.bounding_box()
+    assert frame["x"] <= now_mark["x"] <= frame["x"] + frame["width"]  # scrolled to now
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -62,3 +62,9 @@ document.addEventListener("change", function (event) {
   }
   if (box.form.requestSubmit) box.form.requestSubmit(); else box.form.submit();
 });
+
+// On a narrow screen the timeline scrolls inside its frame: show its latest end (now) first.
+(function () {
+  var figures = document.querySelectorAll("figure.timeline-picture");
+  for (var i = 0; i < figures.length; i++) figures[i].scrollLeft = figures[i].scrollWidth;
+})();
