@@ -13,6 +13,7 @@ data directory, which ``GHOSTWATCH_HOME`` moves.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import sys
@@ -32,7 +33,7 @@ from collector.capture import Capture, parse_responses  # noqa: E402
 from collector.pages import read_page  # noqa: E402
 from collector.reading import NotAPage, UnsupportedURL  # noqa: E402
 from collector.timeutil import iso, now  # noqa: E402
-from server import __version__, browser_cmd, collect_cmd, doctor_cmd, labels, rules, serve_cmd, service  # noqa: E402
+from server import __version__, labels, rules, service  # noqa: E402
 from server.options import INSTANT, BadInput, db_option, open_store  # noqa: E402
 
 
@@ -47,7 +48,33 @@ def read_file(path: Path) -> bytes:
         raise BadInput(f"ファイルを読めません: {path}: {err.strerror}") from err
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands whose modules import a browser driver or a web server: loaded when
+# they are run (or listed), so that `status` and `ingest` start fast.
+LAZY_COMMANDS = {
+    "serve": "server.serve_cmd",
+    "token": "server.serve_cmd",
+    "login": "server.collect_cmd",
+    "collect": "server.collect_cmd",
+    "doctor": "server.doctor_cmd",
+    "redact": "server.doctor_cmd",
+    "install-browser": "server.browser_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module the first time the
+    command is asked for; each such module has ``register(cli)``."""
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS and name not in self.commands:
+            importlib.import_module(LAZY_COMMANDS[name]).register(self)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ghostwatch")
 def cli():
     """
@@ -301,10 +328,6 @@ def reparse(db_path):
     )
 
 
-serve_cmd.register(cli)
-browser_cmd.register(cli)
-collect_cmd.register(cli)
-doctor_cmd.register(cli)
 
 
 if __name__ == "__main__":
