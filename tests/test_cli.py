@@ -184,3 +184,32 @@ def test_install_browser_uses_a_chromium_that_is_there(ghostwatch):
     assert run.returncode == 0, run.stderr
     assert f"ブラウザは用意できています: {present}" in run.stdout
     assert "ダウンロード" not in run.stderr  # nothing downloaded
+
+
+def test_a_capture_reads_the_same_a_month_later_in_another_time_zone(home):
+    """Every instant a capture holds is absolute: re-reading it later, on a
+    machine set to another time zone, gives the same reading and the same
+    dates (only the days of silence count on)."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def run(*args, tz):
+        proc = subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ, "GHOSTWATCH_HOME": str(home), "TZ": tz}, timeout=120)
+        assert proc.returncode in (0, 3, 4), proc.stderr
+        return json.loads(proc.stdout)
+
+    first = run("parse", *SILENT_PAGE.args(), tz="Asia/Tokyo")
+    later = run("parse", str(SILENT), "--url", SILENT_URL, "--captured-at", "2026-12-20T21:40:00+09:00",
+                *RESPONSES, tz="America/Los_Angeles")
+    assert later == first
+    run("ingest", *SILENT_PAGE.args(), tz="Asia/Tokyo")
+    now_ = run("status", "--json", "--at", "2026-11-21T09:00:00+09:00", tz="Asia/Tokyo")[0]
+    month = run("status", "--json", "--at", "2026-12-21T09:00:00+09:00", tz="Pacific/Honolulu")[0]
+    assert month["last_client_message_at"] == now_["last_client_message_at"] == SILENT_PAGE.expected[
+        "last_client_message_at"]
+    assert month["silent_since"] == now_["silent_since"]
+    assert month["silent_days"] == now_["silent_days"] + 30
