@@ -16,13 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from conftest import ROOT, LiveServer, free_port
+from conftest import ROOT, LiveServer, start_server
 from standin import CORPUS, corpus_responses
 
 from server.states import BADGE_COLORS, PAGE_BADGES
@@ -271,34 +270,9 @@ def unreadable_page(title: str = "メッセージ") -> str:
 # --- the server ------------------------------------------------------------------
 
 
-EXT_SERVE = Path(__file__).with_name("ext_serve.py")
-
-
 def start_server_on(home: Path, port: int | None = None, timeout: float = 30) -> LiveServer:
-    """``ghostwatch serve`` in ``home`` (with the extension's blueprints, see
-    ``tests/ext_serve.py``); again on the same port after a stop."""
-    home.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    env = {**os.environ, "GHOSTWATCH_HOME": str(home)}
-    log_path = home.parent / f"server-{port}.log"
-    proc = subprocess.Popen(
-        [sys.executable, str(EXT_SERVE), "serve", "--port", str(port), "--no-open"],
-        cwd=ROOT, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ghostwatch serve exited: {log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/api/health", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"ghostwatch serve did not answer /api/health in {timeout} s") from None
-            time.sleep(0.1)
-    return LiveServer(url=url, port=port, token=(home / "token").read_text().strip(), home=home, process=proc)
+    """``ghostwatch serve`` in ``home``; again on the same port after a stop."""
+    return start_server(home, port=port, timeout=timeout)
 
 
 def snapshot_rows(home: Path) -> list[dict]:

@@ -58,14 +58,6 @@ def restore_standin_routes(standin):
     standin.hang_seconds = saved_hang
 
 
-@pytest.fixture
-def live_server(home):
-    """The real server, with the extension's blueprints (tests/ext_serve.py)."""
-    server = start_server_on(home)
-    yield server
-    stop_server(server)
-
-
 def state_label(state):
     """The state's label in the server's one table (GET /api/states)."""
     return next(s["label"] for s in states_table()["states"] if s["state"] == state)
@@ -75,6 +67,12 @@ def state_label(state):
 def ext(playwright, standin):
     # GHOSTWATCH_EXT_LANG=en runs the UI in English (as on a Chromium without chromium-l10n).
     with extension_browser(playwright, standin, lang=os.environ.get("GHOSTWATCH_EXT_LANG", "ja")) as browser:
+        # First install, no token: the settings page opens by itself.  Closed
+        # here, so that it never takes over a tab a test opens.
+        [options] = wait_for(lambda: browser.evaluate("1") and [
+            p for p in browser.context.pages if p.url == browser.url("options.html")],
+            what="the settings page opened at install")
+        options.close()
         yield browser
 
 
@@ -133,6 +131,29 @@ def test_manifest_least_permissions_and_pinned_id():
     en = json.loads((EXTENSION_DIR / "_locales" / "en" / "messages.json").read_text(encoding="utf-8"))
     assert en.keys() == ja.keys()
     assert extension_id() == "mmnbdkilpncbfalgghnjedggnddnajgn"
+
+
+def worker_modules() -> dict[str, str]:
+    """The service worker's modules: background.js and what it imports, transitively."""
+    found, todo = {}, ["background.js"]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found[name] = (EXTENSION_DIR / name).read_text(encoding="utf-8")
+        todo += re.findall(r'^import[^"]*"\./([\w.]+)";', found[name], re.M)
+    return found
+
+
+def test_worker_modules_register_every_listener_at_the_top_level():
+    modules = worker_modules()
+    assert {"api.js", "queue.js", "badges.js", "notifications.js", "pairing.js"} <= set(modules)
+    for name, text in modules.items():
+        listeners = re.findall(r"^(.*)\bchrome\.\w+\.on\w+\.addListener\(", text, re.M)
+        if name == "background.js":
+            assert len(listeners) >= 6 and all(indent == "" for indent in listeners), listeners
+        else:
+            assert listeners == [], name  # a listener in a function is missed when Chrome starts the worker
 
 
 def test_extension_loads_with_its_pinned_id_and_locale(ext):
