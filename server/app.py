@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from flask import Flask, current_app, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from server import __version__, api, db, pairing, report_views, security, states, views
+from server import __version__, api, collect_views, db, pairing, report_views, security, states, views
 from server.errors import (  # noqa: F401 - MAX_BODY_BYTES: serve_cmd sizes waitress by it
     MAX_BODY_BYTES,
     api_error,
@@ -72,6 +72,7 @@ def create_app(db_path: str | Path | None = None, token: str | None = None, port
     db.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(collect_views.bp)
     app.register_blueprint(report_views.bp)
     app.register_blueprint(states.bp)
     app.register_blueprint(pairing.bp)
