@@ -60,6 +60,7 @@ ACTION_LABELS = {
     "check_support": "事務局の対応を確認",
     "wait_deadline": "連絡期限まで待つ",
     "remind": "催促メッセージを送る",
+    "wait_reply": "返信を待つ",
     "wait": "待つ",
     "ask_support": "サポートに相談",
     "reread": "ページを再取得",
@@ -170,6 +171,12 @@ def action_line(next_action: dict | None, eligible_at, platform: str, at) -> str
         return line
     if kind == "wait" and date is not None:
         return f"{short_when(date, at)} まで待つ（返信がなければ催促）"
+    if kind == "wait_reply" and date is not None:
+        line = f"{short_when(date, at)} まで返信を待つ（催促済み）"
+        later = local(eligible_at)
+        if later is not None and later > local(at):
+            line += f" · {short_when(later, at)} から{ESCALATE_WORDS.get(platform, '連絡催促できます')}"
+        return line
     if kind == "wait_deadline" and date is not None:
         return f"連絡期限 {short_when(date, at)} まで待つ"
     return label

@@ -32,6 +32,9 @@ ELIGIBLE_DAYS = 7
 LANCERS_DEADLINE_DAYS = 7
 KENSHU_DAYS = 7
 STALE_AFTER = DAY  # a capture this old no longer proves the silence up to now
+# A message of yours sent this long after the client's last one is a reminder
+# (an answer within the day is not: it hands the client the next word).
+REMINDER_AFTER = DAY
 
 CLOSED_STATUSES = ("completed", "cancelled")
 
@@ -55,6 +58,12 @@ def _fact_sources(contract: dict) -> dict:
     if contract.get("read_state") != "ok" and contract.get("list_status"):
         sources = {"status": "list"}
     return sources
+
+
+def is_reminder(sent_at: datetime | None, last_client: datetime | None) -> bool:
+    """Whether a message of yours, sent at ``sent_at``, reminded a client whose
+    last message was at ``last_client`` (the pages show it: no step recorded)."""
+    return sent_at is not None and last_client is not None and sent_at >= last_client + REMINDER_AFTER
 
 
 def whole_days(since: datetime, at: datetime) -> int:
@@ -110,6 +119,11 @@ def _judge(contract: dict, stats: dict | None, steps: list[dict], at: datetime, 
     # answered after it.
     if last_client is not None:
         step_times = {k: v for k, v in step_times.items() if v >= last_client}
+
+    # A reminder the pages show: your latest message, a day or more after the client's last.
+    last_mine = _instant(stats.get("last_me_at"))
+    if is_reminder(last_mine, last_client) and last_mine > step_times.get("reminder_sent", last_mine - DAY):
+        step_times["reminder_sent"] = last_mine
 
     deadline = _instant(contract.get("escalation_deadline"))
     requested = contract.get("escalation") == "requested" or "request_filed" in step_times
@@ -268,11 +282,18 @@ def _requested_state(verdict, deadline, at, platform, reason):
         verdict["next_action"] = {"kind": "wait_deadline", "text": text, "date": iso(deadline)}
 
 
-def _nudge_or_ok(verdict, silent_days, silent_since_plus, reminder_at, eligible_text, eligible_at):
+def _nudge_or_ok(verdict, silent_days, silent_since_plus, reminder_at, eligible_text, eligible_at, at):
     if silent_days >= NUDGE_DAYS:
         verdict["state"] = "nudge"
-        if reminder_at is not None:
+        if reminder_at is not None and at - reminder_at < NUDGE_DAYS * DAY:
+            # Reminded lately: wait for the answer until the next step is due.
+            again = reminder_at + NUDGE_DAYS * DAY
+            date = min(again, eligible_at) if eligible_at else again
             text = f"{when(reminder_at)} に催促済みです。返信を待ちましょう。{eligible_text}"
+            verdict["next_action"] = {"kind": "wait_reply", "text": text, "date": iso(date)}
+            return
+        if reminder_at is not None:
+            text = f"{when(reminder_at)} の催促から{NUDGE_DAYS}日以上たちました。もう一度、丁寧に催促しましょう。{eligible_text}"
         else:
             text = f"丁寧な催促メッセージを送りましょう。{eligible_text}"
         verdict["next_action"] = {"kind": "remind", "text": text, "date": iso(eligible_at)}
@@ -358,7 +379,7 @@ def _judge_lancers(verdict, contract, silent_days, eligible_at, deadline, reques
     else:
         eligible_text = ""
     _nudge_or_ok(verdict, silent_days, _instant(verdict["silent_since"]) + NUDGE_DAYS * DAY,
-                 step_times.get("reminder_sent"), eligible_text, eligible_at if eligible_text else None)
+                 step_times.get("reminder_sent"), eligible_text, eligible_at if eligible_text else None, at)
 
 
 def _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, step_times, at, reason):
@@ -415,7 +436,7 @@ def _judge_crowdworks(verdict, contract, silent_days, eligible_at, requested, st
         return
     eligible_text = f"{when(eligible_at)} から事務局への連絡催促ができます。" if open_work else ""
     _nudge_or_ok(verdict, silent_days, _instant(verdict["silent_since"]) + NUDGE_DAYS * DAY,
-                 step_times.get("reminder_sent"), eligible_text, eligible_at if open_work else None)
+                 step_times.get("reminder_sent"), eligible_text, eligible_at if open_work else None, at)
 
 
 def urgency_key(verdict: dict):

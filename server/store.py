@@ -387,16 +387,18 @@ class Store:
 
     def message_stats(self, platform: str | None = None, contract_id: str | None = None) -> dict[tuple[str, str], dict]:
         """Per contract (every one, or the one named): the client's last
-        message, the earliest message, the count."""
+        message, your last, the earliest message, the count."""
         where, params = ("where platform = ? and contract_id = ?", [platform, contract_id]) if platform else ("", [])
         stats = {}
-        for platform_, cid, last_client, first, count in self.db.execute(
+        for platform_, cid, last_client, last_me, first, count in self.db.execute(
             f"""select platform, contract_id,
-                 max(case when sender = 'client' then sent_at end), min(sent_at), count(*)
+                 max(case when sender = 'client' then sent_at end), max(case when sender = 'me' then sent_at end),
+                 min(sent_at), count(*)
                from messages {where} group by platform, contract_id""",
             params,
         ):
-            stats[(platform_, cid)] = {"last_client_at": last_client, "first_at": first, "count": count}
+            stats[(platform_, cid)] = {"last_client_at": last_client, "last_me_at": last_me, "first_at": first,
+                                       "count": count}
         return stats
 
     def snapshot_capture(self, snapshot_id: int) -> tuple[bytes, list[Response]]:

@@ -261,14 +261,14 @@ def collecting_status(at: datetime) -> dict | None:
 
 def shown_by_pages(verdict: dict, messages: list[dict]) -> dict[str, list[dict]]:
     """The steps the pages themselves show as done: the user's own messages
-    after the client's last one (reminders), a delivered contract (its
+    a day or more after the client's last one (reminders, ``rules.is_reminder``), a delivered contract (its
     delivery), a request the page shows as filed."""
     shown: dict[str, list[dict]] = {kind: [] for kind in STEP_KINDS}
     last_client = labels.local(verdict.get("last_client_message_at"))
     if last_client is not None:
         for m in messages:
             sent = labels.local(m.get("sent_at"))
-            if m.get("sender") == "me" and sent is not None and sent > last_client:
+            if m.get("sender") == "me" and rules.is_reminder(sent, last_client):
                 shown["reminder_sent"].append({"at": sent, "text": labels.SHOWN_BY_PAGES["reminder_sent"]})
     if verdict.get("status") == "delivered" or (verdict.get("delivered_at") and verdict.get("platform") == "crowdworks"):
         shown["report_filed"].append({"at": labels.local(verdict.get("delivered_at")),

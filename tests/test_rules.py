@@ -237,3 +237,21 @@ def test_a_capture_with_no_message_at_all_has_no_days(store):
     assert (v["state"], v["silent_since"], v["silent_days"], v["eligible_at"]) == ("unknown", None, None, None)
     lancers_capture("14", [], job_id="14", contact_button=True).ingest(store, CAPTURED)
     assert service.verdict(store, "lancers", "14", CAPTURED)["state"] == "eligible"
+
+
+def test_your_answer_within_the_day_is_no_reminder_and_a_later_message_is(store):
+    client = parse_instant("2026-11-14T10:00:00+09:00")
+    answered = [("client", iso(client), "ご質問です"), ("me", "2026-11-14T12:00:00+09:00", "お答えします")]
+    crowdworks_capture("1", answered).ingest(store, CAPTURED)
+    v = service.verdict(store, "crowdworks", "1", parse_instant("2026-11-18T10:00:00+09:00"))
+    assert (v["state"], v["next_action"]["kind"]) == ("nudge", "remind")  # the client owes the next word
+
+    reminded = [*answered, ("me", "2026-11-17T10:00:00+09:00", "ご確認いかがでしょうか")]
+    crowdworks_capture("2", reminded).ingest(store, CAPTURED)
+    v = service.verdict(store, "crowdworks", "2", parse_instant("2026-11-18T10:00:00+09:00"))
+    assert (v["state"], v["next_action"]["kind"]) == ("nudge", "wait_reply")
+    assert v["next_action"]["date"] == "2026-11-20T10:00:00+09:00"  # three days after the reminder
+    assert "催促済み" in v["next_action"]["line"] and not v["next_action"]["line"].startswith("今日")
+    # Three days after the reminder with no answer: remind again.
+    v = service.verdict(store, "crowdworks", "2", parse_instant("2026-11-20T10:00:00+09:00"))
+    assert v["next_action"]["kind"] == "remind" and "もう一度" in v["next_action"]["text"]

@@ -7,6 +7,7 @@ polite text, prints the evidence.  Whatever a client wrote stays text.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -264,9 +265,19 @@ def test_a_reminder_sent_is_recorded_and_named_in_the_office_text(page, live_ser
     post_page(live_server, p)
     sign_in(page, live_server, f"/contracts/crowdworks/{p.expected['contract_id']}")
     step = page.locator('li.step[data-step="reminder_sent"]')
-    # The page shows the user's messages after the client's last (11/17 19:22): ticked already.
+    # The page shows the user's messages a day or more after the client's last (11/17 19:22): ticked already.
+    from collector.timeutil import parse_instant
+    from server.rules import REMINDER_AFTER
+
+    last_client = parse_instant(p.expected["last_client_message_at"])
+    from collector.crowdworks import japanese_time
+
+    sent = [japanese_time(m["senddate"]) for r in p.responses_list() for m in json.loads(r["body"])["messages"]
+            if m["own_message"]]
+    reminders = [t for t in sent if t >= last_client + REMINDER_AFTER]
+    assert len(reminders) == 1 and len([t for t in sent if t > last_client]) == 2  # one answer, one reminder
     expect(step.locator("input.step-check")).to_be_checked()
-    expect(step.locator(".shown")).to_have_count(2)
+    expect(step.locator(".shown")).to_have_count(len(reminders))
     step.locator('input[name="done_at"]').fill("2026-11-20T18:30")
     step.get_by_role("button", name="保存").click()  # ticked: saving records this reminder
     expect(step).to_have_class(re.compile(r"\bdone\b"))
