@@ -7,6 +7,16 @@ import { $, problemText, show } from "./ui.js";
 
 const send = (message) => chrome.runtime.sendMessage(message);
 
+/** A failure of the page itself (the worker did not answer): said, never unhandled. */
+function failed(err) {
+  show("status", t("statusError", String((err && err.message) || err)), false);
+}
+
+/** ``handler`` for ``type`` events on ``el``, its failure said. */
+function on(el, type, handler) {
+  el.addEventListener(type, (event) => handler(event).catch(failed));
+}
+
 /** The status line, the pairing state and the queue (never the fields the user types in). */
 async function refresh() {
   const settings = await getSettings();
@@ -47,7 +57,7 @@ function showQueue(queue, parked) {
     item.querySelector(".url").textContent = entry.url;
     item.querySelector(".when").textContent = t("optionsParkedWhen", entry.captured_at, entry.attempts);
     item.querySelector(".error").textContent = entry.lastError || "";
-    item.querySelector(".retry").addEventListener("click", async (event) => {
+    on(item.querySelector(".retry"), "click", async (event) => {
       event.target.disabled = true;
       await send({ type: "retry-parked", id: entry.id });
       await refresh();
@@ -67,7 +77,7 @@ async function fillFields() {
 
 const typedServerUrl = () => normaliseServerUrl($("serverUrl").value || DEFAULT_SERVER_URL);
 
-$("settings").addEventListener("submit", async (event) => {
+on($("settings"), "submit", async (event) => {
   event.preventDefault();
   const serverUrl = typedServerUrl();
   if (!serverUrl) return show("settings-result", t("optionsBadUrl"), false);
@@ -77,7 +87,7 @@ $("settings").addEventListener("submit", async (event) => {
   await refresh();
 });
 
-$("test").addEventListener("click", async () => {
+on($("test"), "click", async () => {
   const serverUrl = typedServerUrl();
   if (!serverUrl) return show("settings-result", t("optionsBadUrl"), false);
   const result = await send({ type: "test-connection", serverUrl, token: $("token").value.trim() });
@@ -85,7 +95,7 @@ $("test").addEventListener("click", async () => {
     : problemText(result.problem, result.detail), result.ok);
 });
 
-$("pair").addEventListener("click", async () => {
+on($("pair"), "click", async () => {
   const serverUrl = typedServerUrl();
   if (!serverUrl) return show("pair-result", t("optionsBadUrl"), false);
   $("pair").disabled = true;
@@ -99,23 +109,23 @@ $("pair").addEventListener("click", async () => {
   }
 });
 
-$("daily").addEventListener("submit", async (event) => {
+on($("daily"), "submit", async (event) => {
   event.preventDefault();
   const result = await send({ type: "daily-time", time: $("dailyTime").value });
   if (!result.ok) return show("daily-result", t("optionsDailyBad"), false);
   show("daily-result", result.time ? t("optionsDailySaved", result.time) : t("optionsDailyOff"), true);
 });
 
-$("send-now").addEventListener("click", async () => {
+on($("send-now"), "click", async () => {
   await send({ type: "flush" });
   await refresh();
 });
 
 chrome.storage.onChanged.addListener((changes, area) => {
   if (area !== "local") return;
-  if ([KEYS.queue, KEYS.parked, KEYS.status, KEYS.pairing, KEYS.token].some((k) => changes[k])) refresh();
+  if ([KEYS.queue, KEYS.parked, KEYS.status, KEYS.pairing, KEYS.token].some((k) => changes[k])) refresh().catch(failed);
   if (changes[KEYS.token] && changes[KEYS.token].newValue) $("token").value = changes[KEYS.token].newValue;
 });
 
 localise();
-fillFields().then(refresh);
+fillFields().then(refresh).catch(failed);

@@ -96,7 +96,7 @@ async function capture() {
 
 localise();
 $("capture").addEventListener("click", () => {
-  capture();
+  capture(); // catches what it starts
 });
 load().catch((err) => {
   $("status").textContent = t("statusError", String((err && err.message) || err));

@@ -876,7 +876,7 @@ def test_a_page_the_server_always_fails_on_does_not_block_the_others(ext, live_s
         # The page behind it goes through.
         assert settled(ext, good.url)[:2] == ("10", RED)
         assert [r["url"] for r in snapshot_rows(live_server.home)] == [good.url]
-        assert ext.badge()[0] != "!"  # the server is not "down"
+        wait_for(lambda: ext.badge()[0] != "!", what="the global badge: the server is not 'down'")
 
         # Failed again and again: parked, with its count, out of the queue.
         text, color, title = ext.wait_badge(bad.url, lambda t, c, ti: t == "?", timeout=90, what="parked")
