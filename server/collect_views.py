@@ -39,6 +39,7 @@ EVERY_CHOICES = (("60", "毎時"), ("120", "2時間ごと"), ("180", "3時間ご
                  ("720", "12時間ごと"), ("daily", "毎日（時刻を指定）"))
 DEFAULT_DAILY_AT = "08:00"
 STATE_TEXTS = {"waiting": "待機中", "running": "実行中", "done": "完了"}
+EXIT_NOT_LOGGED_IN = 3  # ghostwatch collect: the site sent the browser to its login page
 _make_lock = threading.Lock()
 
 
@@ -60,13 +61,17 @@ def collector() -> schedule.Scheduler:
 
 
 def profile_root(args) -> Path:
-    """Where ``ghostwatch collect`` finds the profiles (``--profile-dir`` in ``collect_args``)."""
+    """Where ``ghostwatch collect`` finds the profiles (``--profile-dir`` in ``collect_args``,
+    relative to the directory the collector runs in)."""
     args = list(args)
     for i, arg in enumerate(args):
+        value = None
         if arg == "--profile-dir" and i + 1 < len(args):
-            return Path(args[i + 1]).expanduser()
-        if arg.startswith("--profile-dir="):
-            return Path(arg.split("=", 1)[1]).expanduser()
+            value = args[i + 1]
+        elif arg.startswith("--profile-dir="):
+            value = arg.split("=", 1)[1]
+        if value:
+            return schedule.ROOT / Path(value).expanduser()
     return data_dir() / "profiles"
 
 
@@ -80,9 +85,17 @@ def has_profile(platform: str, args=()) -> bool:
         return False
 
 
-def profiles(args=()) -> list[dict]:
-    return [{"platform": p, "label": labels.PLATFORM_LABELS[p], "logged_in": has_profile(p, args),
-             "login": f"ghostwatch login --platform {p}"} for p in PLATFORMS]
+def profiles(scheduler: schedule.Scheduler) -> list[dict]:
+    """Each platform's profile: ``logged_in`` (it exists: 「いま更新」 runs it), and
+    ``expired`` when the latest run of it found the session gone (exit 3)."""
+    latest = {r.platform: r.exit_code for r in scheduler.results}
+    found = []
+    for p in PLATFORMS:
+        exists = has_profile(p, scheduler.extra_args)
+        found.append({"platform": p, "label": labels.PLATFORM_LABELS[p], "logged_in": exists,
+                      "expired": exists and latest.get(p) == EXIT_NOT_LOGGED_IN,
+                      "login": f"ghostwatch login --platform {p}"})
+    return found
 
 
 # --- what an exit code means ------------------------------------------------------------
@@ -91,8 +104,10 @@ def profiles(args=()) -> list[dict]:
 def exit_meanings() -> dict[int, str]:
     """{code: its meaning in Japanese}, from ``ghostwatch collect``'s own help
     (``collect_cmd.EXIT_CODES_HELP``), without the English in parentheses."""
-    from server.collect_cmd import EXIT_CODES_HELP
-
+    try:
+        from server.collect_cmd import EXIT_CODES_HELP
+    except ImportError:  # the command without its help: the page shows the code alone
+        return {}
     meanings: dict[int, str] = {}
     code = None
     for line in EXIT_CODES_HELP.splitlines():
@@ -109,6 +124,8 @@ def meaning(code: int | None, platform: str) -> str:
     if code is None:
         return ""
     text = exit_meanings().get(code)
+    if code == 130 and text is None:
+        text = "中断しました。読めた分は保存済みです"
     if text is None:
         return f"予期しないエラーで終わりました（終了コード {code}）"
     return text.replace("--platform P", f"--platform {platform}")
@@ -172,7 +189,7 @@ def status() -> dict:
         "at": iso(now()),
         "busy": scheduler.busy,
         "run": run,
-        "profiles": profiles(scheduler.extra_args),
+        "profiles": profiles(scheduler),
         "schedule": {
             "enabled": plan.active,
             "every_text": plan.every_text(),
@@ -226,7 +243,7 @@ def collect_status():
 def collect_now():
     """「いま更新」: every platform with a profile, in the background."""
     scheduler = collector()
-    ready = [p["platform"] for p in profiles(scheduler.extra_args) if p["logged_in"]]
+    ready = [p["platform"] for p in profiles(scheduler) if p["logged_in"]]
     if not ready:
         return page("ログイン済みのブラウザプロファイルがありません。先にターミナルで "
                     "ghostwatch login --platform lancers（または crowdworks）を実行してください。", "error", 409)

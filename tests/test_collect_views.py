@@ -357,3 +357,50 @@ def test_the_page_fits_a_phone_and_only_it_may_fetch_its_status(home, page, serv
     assert "connect-src" not in index.headers["content-security-policy"]  # the other pages keep theirs
     page.locator("header.site nav a", has_text="更新").click()
     expect(page.locator("h1")).to_have_text("更新と自動収集")
+
+
+def test_a_run_that_finds_the_session_gone_says_to_log_in_again(site, ghostwatch, home, server_factory):
+    # A profile whose session is gone: a login nobody finished (the site wants its session).
+    site.require_session = True
+    run = ghostwatch("login", "--platform", "crowdworks", "--headless", "--wait", "0.05",
+                     f"--browser-arg={site.offline_browser_args[0]}", "--ignore-https-errors")
+    assert run.returncode == 3
+    server = server_factory({"collect_args": standin_args(site)})
+    session = Session(server)
+    profile = session.status()["profiles"][1]
+    assert profile["platform"] == "crowdworks" and profile["logged_in"] and not profile["expired"]
+    assert session.post("/collect/now")[0] == 200
+    done, _ = wait_until_done(session)
+    part = done["run"]["platforms"][0]
+    assert part["exit_code"] == 3
+    assert part["meaning"] == "ログインしていません: ghostwatch login --platform crowdworks"
+    assert done["profiles"][1]["expired"] is True
+    code, body = session.get("/collect")
+    assert "ログインが切れています" in body and "ghostwatch login --platform crowdworks" in body
+
+
+def test_every_exit_code_of_collect_has_its_meaning_in_japanese():
+    from server.collect_views import exit_meanings, meaning
+
+    meanings = exit_meanings()
+    assert set(meanings) == {0, 3, 4, 5, 6, 7, 8, 130}
+    assert all(text and "(" not in text for text in meanings.values())  # the English left out
+    assert meaning(8, "lancers").startswith("人間による確認")
+    assert "ghostwatch login --platform lancers でブラウザを開いて" in meaning(8, "lancers")
+    assert meaning(1, "lancers") == "予期しないエラーで終わりました（終了コード 1）"
+
+
+def test_without_javascript_the_page_refreshes_itself_until_the_run_is_done(site, ghostwatch, home, browser,
+                                                                             server_factory):
+    log_in(site, ghostwatch, "crowdworks")
+    server = server_factory({"collect_args": standin_args(site)})
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/collect?token={server.token}")
+        page.locator("#collect-now").click()
+        crowdworks = page.locator("#run-platforms li[data-platform=crowdworks]")
+        expect(crowdworks).to_have_attribute("data-state", "done", timeout=60_000)
+        expect(crowdworks).to_contain_text("完了")
+    finally:
+        context.close()
