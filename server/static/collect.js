@@ -20,7 +20,7 @@
     if (part.error) {
       var detail = document.createElement("span");
       detail.className = "detail";
-      detail.textContent = part.error;
+      detail.textContent = "（詳細: " + part.error + "）";
       li.append(" ", detail);
     }
     return li;
