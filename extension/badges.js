@@ -8,7 +8,7 @@
 // Kept in chrome.storage.session (the worker may be stopped between events).
 import { serverUnusable } from "./api.js";
 import {
-  ERROR_BADGE, GREY, KEYS, PENDING_BADGE, getLocal, isoWithOffset, stateLabel, t, verdictBadge,
+  ERROR_BADGE, GREY, KEYS, PENDING_BADGE, getLocal, isoWithOffset, plain, stateLabel, t, verdictBadge,
 } from "./common.js";
 import { isWatchedPage } from "./pages.js";
 import { serial } from "./serial.js";
@@ -65,10 +65,10 @@ const daysOf = (answer) => (answer.silent_days === null || answer.silent_days ==
 export async function answerBadge(answer) {
   const table = await getLocal(KEYS.states, null);
   const badge = verdictBadge(answer, table);
-  const name = answer.title || answer.contract_id || "";
+  const name = plain(table, answer.title || answer.contract_id || "");
   let title;
-  if (answer.page === "inquiry") title = t("titleInquiry", answer.title || answer.thread_id || "");
-  else if (answer.state === "unreadable") title = t("titleUnreadable", answer.unreadable_reason || "");
+  if (answer.page === "inquiry") title = t("titleInquiry", plain(table, answer.title || answer.thread_id || ""));
+  else if (answer.state === "unreadable") title = t("titleUnreadable", plain(table, answer.unreadable_reason || ""));
   else if (answer.page === "contract_list") title = t("titleList", badge.text);
   else if (answer.state === "unconfirmed") title = t("titleUnconfirmed", name, daysOf(answer));
   else title = t("titleContract", name, stateLabel(table, answer.state), daysOf(answer));

@@ -83,6 +83,24 @@ export function platformLabel(table, platform) {
 }
 
 /**
+ * Text from a page with its bidirectional controls and zero-width characters
+ * shown as <U+202E> (a joiner inside an emoji kept), as the server shows them
+ * (server.neutral.plain: its pattern comes with the table; without the table,
+ * every format character).
+ */
+export function plain(table, value) {
+  if (typeof value !== "string") return value;
+  const pattern = new RegExp((table && table.invisible) || "\\p{Cf}", "gu");
+  return value.replace(pattern, (ch, at) => {
+    const low = /[\udc00-\udfff]/.test(value[at - 1] || "");
+    const before = low ? value.slice(at - 2, at) : value[at - 1] || "";
+    const after = at + 1 < value.length ? String.fromCodePoint(value.codePointAt(at + 1)) : "";
+    const inEmoji = ch === "\u200d" && /\p{So}/u.test(after) && (/\p{So}|\p{Sk}/u.test(before) || before === "\ufe0f");
+    return inEmoji ? ch : `<U+${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}>`;
+  });
+}
+
+/**
  * The badge for the server's answer to a snapshot (or a verdict in a list):
  * {text, color}.  The server's badge; an inquiry's and a state's own badge
  * colour (要確認) from the table.

@@ -1,7 +1,7 @@
 // Desktop notifications: a contract that became eligible or whose deadline
 // passed (once per contract and date), and the daily 「今日やること」 at the
 // time the user set, from the server's summary.
-import { DEFAULT_SERVER_URL, KEYS, getLocal, getSettings, platformLabel, t, webViewUrl } from "./common.js";
+import { DEFAULT_SERVER_URL, KEYS, getLocal, getSettings, plain, platformLabel, t, webViewUrl } from "./common.js";
 import { serial } from "./serial.js";
 
 const NOTIFIED_KEEP = 500;
@@ -24,6 +24,8 @@ async function show(id, options) {
 }
 
 const nextLine = (v) => (v.next_action && (v.next_action.line || v.next_action.text)) || "";
+// A contract's title (from the page) as it may be shown.
+const titleOf = (table, v) => plain(table, v.title || v.contract_id);
 
 export async function notifyChanges(verdicts) {
   const fresh = [];
@@ -49,7 +51,7 @@ export async function notifyChanges(verdicts) {
     const next = nextLine(v);
     await show(key, {
       title: t(v.state === "eligible" ? "notifyEligibleTitle" : "notifyOverdueTitle"),
-      message: t("notifyBody", v.title || v.contract_id, platformLabel(table, v.platform), days) +
+      message: t("notifyBody", titleOf(table, v), platformLabel(table, v.platform), days) +
         (next ? `\n${next}` : ""),
     });
   }
@@ -59,7 +61,8 @@ export async function notifyChanges(verdicts) {
 export async function notifyDaily(summary) {
   const needing = (summary && summary.needing_action) || [];
   if (!needing.length) return false;
-  const lines = needing.slice(0, DAILY_LINES).map((v) => `${v.title || v.contract_id}: ${nextLine(v)}`);
+  const table = await getLocal(KEYS.states, null);
+  const lines = needing.slice(0, DAILY_LINES).map((v) => `${titleOf(table, v)}: ${nextLine(v)}`);
   if (needing.length > DAILY_LINES) lines.push(t("notifyDailyMore", needing.length - DAILY_LINES));
   const shown = { title: t("notifyDailyTitle", needing.length), message: lines.join("\n") };
   await show(DAILY_ID, { ...shown, priority: 2 });

@@ -1,6 +1,6 @@
 // The popup: 「このページをいま記録」 at the top, then what needs action.  It
 // asks the service worker for everything (the worker makes the server calls).
-import { platformLabel, stateEntry, stateLabel, t, verdictBadge, webViewUrl } from "./common.js";
+import { plain, platformLabel, stateEntry, stateLabel, t, verdictBadge, webViewUrl } from "./common.js";
 import { localise } from "./i18n.js";
 import { $, problemText } from "./ui.js";
 
@@ -37,9 +37,10 @@ function renderContracts(serverUrl, verdicts, table) {
       chip.title = entry.help;
     }
     item.querySelector(".platform").textContent = `${platformLabel(table, v.platform)} · ${daysText(v)}`;
-    item.querySelector(".title").textContent = v.title || v.contract_id;
-    item.querySelector(".client").textContent = v.client || "";
-    item.querySelector(".next").textContent = nextLine(v);
+    // Text from the pages, its invisible controls shown (as the web view does).
+    item.querySelector(".title").textContent = plain(table, v.title || v.contract_id);
+    item.querySelector(".client").textContent = plain(table, v.client || "");
+    item.querySelector(".next").textContent = plain(table, nextLine(v));
     const contract = item.querySelector(".open-contract");
     if (v.url) {
       contract.href = v.url;

@@ -10,7 +10,8 @@ action from ``server.rules``; the colours live here.
      "platforms": {"lancers": "ランサーズ", ...},
      "badges": {"inquiry": {"text", "color"}, "unreadable": {...}},
      "badge_colors": {"red", "amber", "green", "grey"},
-     "days": {"nudge": 3, "eligible": 7}}
+     "days": {"nudge": 3, "eligible": 7},
+     "invisible": "[…]"}                         # server.neutral.INVISIBLE: shown as <U+202E>
 
 ``badge_color`` is the colour of a contract's badge in that state when it is not
 the colour of its days (要確認: the days are known, whether a request can be
@@ -23,6 +24,7 @@ from flask import Blueprint, Response, jsonify
 
 from server import rules
 from server.labels import PLATFORM_LABELS, STATE_HELP, STATE_LABELS
+from server.neutral import INVISIBLE
 
 bp = Blueprint("states", __name__)
 
@@ -71,6 +73,8 @@ def table() -> dict:
         "badges": {name: dict(badge) for name, badge in PAGE_BADGES.items()},
         "badge_colors": dict(BADGE_COLORS),
         "days": {"nudge": rules.NUDGE_DAYS, "eligible": rules.ELIGIBLE_DAYS},
+        # The characters a page's text shows neutralised (server.neutral.plain).
+        "invisible": INVISIBLE.pattern,
     }
 
 

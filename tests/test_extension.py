@@ -982,3 +982,32 @@ def test_the_summary_alarm_backs_off_while_the_server_is_down(ext, tmp_path):
         assert unhandled(ext) == []
     finally:
         stop_server(server)
+
+
+def test_invisible_controls_from_a_page_are_shown_neutralised(ext, live_server, standin):
+    """A client's title with a right-to-left override and a zero-width space:
+    the badge's tooltip, the popup and the notifications show them as <U+…>, as
+    the web view does (server.neutral, whose pattern the table serves)."""
+    paired(ext, live_server)
+    capture = shifted("lancers/thread_silent_fixed", SILENT_AGO)
+    title = "美容サロンのLP制作（スマホ対応・1ページ）"
+    evil = "美容サロン\u202eのLP\u200b制作（スマホ対応・1ページ）"
+    shown = "美容サロン<U+202E>のLP<U+200B>制作（スマホ対応・1ページ）"
+    capture.html = capture.html.replace(title, evil)
+    capture.responses = [{**r, "body": r["body"].replace(title, evil)} for r in capture.responses]
+    assert any(evil in r["body"] for r in capture.responses) or evil in capture.html
+    capture.serve(standin)
+    open_tab(ext, capture.url)
+    text, color, tooltip = settled(ext, capture.url)
+    assert contract(live_server, capture)["title"] == evil  # stored as the page had it
+    assert shown in tooltip and "\u202e" not in tooltip and "\u200b" not in tooltip
+
+    popup = extension_page(ext, "popup.html")
+    popup.wait_for_selector("li.contract")
+    assert popup.locator("li.contract .title").first.inner_text() == shown
+
+    ext.evaluate("chrome.alarms.create('daily', {when: Date.now()})")
+    wait_for(lambda: (ext.storage("lastDaily").get("lastDaily") or {}).get("message"), what="the daily notification")
+    message = ext.storage("lastDaily")["lastDaily"]["message"]
+    assert shown in message and "\u202e" not in message
+    assert popup.errors == [] and unhandled(ext) == []
