@@ -30,7 +30,12 @@ async function refresh() {
   showQueue(got[KEYS.queue] || [], got[KEYS.parked] || []);
 }
 
+const PAIRING_MINUTES = 5; // a pairing request's life on the server (server/pairing.py)
+
 function showPairing(pairing) {
+  if (pairing && pairing.state === "waiting" && Date.now() - Date.parse(pairing.at) > PAIRING_MINUTES * 60000) {
+    pairing = { ...pairing, state: "failed", problem: "expired" }; // the worker stopped waiting
+  }
   const codeLine = $("pair-code-line");
   codeLine.hidden = !(pairing && pairing.state === "waiting");
   if (!pairing) return;
