@@ -146,7 +146,7 @@ def platform_text(part: dict) -> str:
     """A platform's line: 待機中 / 実行中（… から）· N件を読み取り済み / 完了: what its exit code means."""
     state = part["state"]
     if state == "waiting":
-        return "待機中"
+        return "実行しませんでした（中断されました）" if part.get("run_done") else "待機中"
     if state == "running":
         return f"実行中（{labels.short_when(part['started_at'])} から）· {part['read']}件を読み取り済み"
     result = part["result"] or {}
@@ -172,6 +172,7 @@ def status() -> dict:
         for part in run["platforms"]:
             result = part["result"]
             part["label"] = labels.PLATFORM_LABELS.get(part["platform"], part["platform"])
+            part["run_done"] = run["done"]
             part["state_text"] = STATE_TEXTS[part["state"]]
             part["exit_code"] = result["exit_code"] if result else None
             part["meaning"] = meaning(part["exit_code"], part["platform"])
@@ -206,7 +207,8 @@ def schedule_text(plan: schedule.Plan, next_at) -> str:
     if not plan.active:
         return "自動収集はオフです。"
     names = "・".join(labels.PLATFORM_LABELS[p] for p in plan.platforms)
-    return f"{names}を{plan.every_text()}に収集します（次回: {labels.jdatetime(next_at)}）。"
+    every = plan.every_text()
+    return f"{names}を{every}{'' if every == '毎時' else 'に'}収集します（次回: {labels.jdatetime(next_at)}）。"
 
 
 # --- routes ----------------------------------------------------------------------------------

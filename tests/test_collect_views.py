@@ -98,6 +98,30 @@ def wait_until_done(session, timeout=120) -> tuple[dict, list[dict]]:
 
 
 @pytest.fixture
+def chromium():
+    """A Chromium of this test's own, closed after it (not pytest-playwright's
+    session-wide one: its asyncio loop would stay running into test_collector.py,
+    whose fetcher drives Playwright's sync API in this process)."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import chromium_path
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
 def server_factory(home):
     started = []
 
@@ -390,11 +414,11 @@ def test_every_exit_code_of_collect_has_its_meaning_in_japanese():
     assert meaning(1, "lancers") == "予期しないエラーで終わりました（終了コード 1）"
 
 
-def test_without_javascript_the_page_refreshes_itself_until_the_run_is_done(site, ghostwatch, home, browser,
+def test_without_javascript_the_page_refreshes_itself_until_the_run_is_done(site, ghostwatch, home, chromium,
                                                                              server_factory):
     log_in(site, ghostwatch, "crowdworks")
     server = server_factory({"collect_args": standin_args(site)})
-    context = browser.new_context(java_script_enabled=False)
+    context = chromium.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
         page.goto(f"{server.url}/collect?token={server.token}")
@@ -404,3 +428,22 @@ def test_without_javascript_the_page_refreshes_itself_until_the_run_is_done(site
         expect(crowdworks).to_contain_text("完了")
     finally:
         context.close()
+
+
+def test_both_platforms_run_one_after_the_other(site, ghostwatch, home, server_factory):
+    log_in(site, ghostwatch, "lancers")
+    log_in(site, ghostwatch, "crowdworks")
+    server = server_factory({"collect_args": standin_args(site)})
+    session = Session(server)
+    assert session.post("/collect/now")[0] == 200
+    done, seen = wait_until_done(session, timeout=180)
+    order = [tuple(p["state"] for p in s["run"]["platforms"]) for s in seen]
+    assert [p["platform"] for p in done["run"]["platforms"]] == ["lancers", "crowdworks"]
+    assert ("running", "waiting") in order  # CrowdWorks waits while Lancers runs
+    waiting = next(s for s in seen if s["run"]["platforms"][1]["state"] == "waiting")
+    assert waiting["run"]["platforms"][1]["text"] == "待機中"
+    assert [p["exit_code"] for p in done["run"]["platforms"]] == [0, 0]
+    status, answer = server.json("GET", "/api/contracts")
+    got = sorted((v["platform"], v["contract_id"]) for v in answer["contracts"])
+    assert got == sorted([("lancers", c) for c in listed_ids("lancers")]
+                         + [("crowdworks", c) for c in listed_ids("crowdworks")])
