@@ -44,6 +44,40 @@ def browser_type_launch_args(browser_type_launch_args):
     return args
 
 
+# pytest-playwright keeps one Playwright for the whole session; while it runs,
+# code under test that starts its own (the collector, the capture tests) cannot
+# in the same thread ("Sync API inside the asyncio loop").  One per module
+# instead: a module's web-view tests share a browser, and the next module starts
+# with none running.
+@pytest.fixture(scope="module")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright, browser_name):
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="module")
+def launch_browser(browser_type_launch_args, browser_type):
+    def launch(**kwargs):
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser):
+    browser = launch_browser()
+    yield browser
+    browser.close()
+
+
 @pytest.fixture(scope="session")
 def corpus():
     return corpus_pages()
