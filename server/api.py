@@ -34,14 +34,13 @@ from collector.timeutil import iso, now, parse_instant
 from server import __version__, rules, service
 from server.db import get_store
 from server.errors import api_error
+from server.labels import BADGE_COLORS
+from server.states import PAGE_BADGES
 from server.store import STEP_KINDS
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-GREY = "#757575"
-GREEN = "#2e7d32"
-AMBER = "#f9a825"
-RED = "#c62828"
+GREY, GREEN, AMBER, RED = (BADGE_COLORS[name] for name in ("grey", "green", "amber", "red"))
 
 
 class ApiError(Exception):
@@ -167,10 +166,10 @@ def post_snapshot():
     result = service.capture_answer(answer)
     if answer["page"] == "contract_list":
         contracts = [with_badge(v) for v in result["contracts"]]
-        badge = {"text": "?", "color": GREY} if answer["unreadable"] else count_badge(contracts)
+        badge = dict(PAGE_BADGES["unreadable"]) if answer["unreadable"] else count_badge(contracts)
         return jsonify({**result, "unreadable_reason": answer["reason"], "contracts": contracts, "badge": badge})
     if answer["verdict"] is None:  # an inquiry: no contract, no days
-        return jsonify({**result, "unreadable_reason": answer["reason"], "badge": {"text": "", "color": GREY}})
+        return jsonify({**result, "unreadable_reason": answer["reason"], "badge": dict(PAGE_BADGES["inquiry"])})
     return jsonify(with_badge(result))
 
 

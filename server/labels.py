@@ -42,6 +42,23 @@ STATE_HELP = {
     "unknown": "一覧で見ただけで、メッセージはまだ読み込んでいません。",
     "closed": "完了またはキャンセルした契約です。",
 }
+# Colours. The days of silence on a badge: green, amber from NUDGE_DAYS, red from
+# ELIGIBLE_DAYS (or eligible / overdue); grey for a page not read.
+BADGE_COLORS = {"red": "#c62828", "amber": "#f9a825", "green": "#2e7d32", "grey": "#757575"}
+
+# Each state's colour (the web view's chip and days, the extension's popup).
+STATE_COLORS = {
+    "overdue": "#b71c1c",
+    "eligible": "#c62828",
+    "unconfirmed": "#ad1457",
+    "unreadable": "#6a1b9a",
+    "requested": "#00838f",
+    "not_eligible": "#ef6c00",
+    "nudge": "#f9a825",
+    "ok": "#2e7d32",
+    "unknown": "#757575",
+    "closed": "#9e9e9e",
+}
 PLATFORM_LABELS = {"lancers": "ランサーズ", "crowdworks": "クラウドワークス"}
 PLATFORM_SHORT = {"lancers": "L", "crowdworks": "CW"}  # a contract in narrow places: L:4862017, CW:63724402
 OFFICE = {"lancers": "ランサーズ事務局", "crowdworks": "クラウドワークス事務局"}

@@ -25,7 +25,7 @@ import json
 from datetime import datetime
 
 from collector.timeutil import DAY, iso, parse_instant
-from server.labels import OFFICE, STATUS_LABELS, action_line, when
+from server.labels import BADGE_COLORS, OFFICE, STATE_COLORS, STATUS_LABELS, action_line, when
 
 NUDGE_DAYS = 3
 ELIGIBLE_DAYS = 7
@@ -446,21 +446,22 @@ def urgency_key(verdict: dict):
 
 
 def badge(verdict: dict) -> dict:
-    """The extension's badge for one contract: days of silence, coloured."""
+    """The extension's badge for one contract: days of silence, coloured (the
+    colours of ``server.labels``: the same table ``GET /api/states`` serves)."""
     state = verdict["state"]
     if state in ("unreadable", "unknown"):
-        return {"text": "?", "color": "#757575"}
+        return {"text": "?", "color": BADGE_COLORS["grey"]}
     if state == "closed":
-        return {"text": "", "color": "#757575"}
+        return {"text": "", "color": BADGE_COLORS["grey"]}
     days = verdict["silent_days"] or 0
     text = f"{days}+" if verdict.get("silence_is_lower_bound") else str(days)
     if state == "unconfirmed":
-        text += "?"  # the days are known; whether a request can be filed is not
+        # The days are known; whether a request can be filed is not: its own colour.
+        return {"text": text + "?", "color": STATE_COLORS["unconfirmed"]}
     if days >= ELIGIBLE_DAYS or state in ("eligible", "overdue"):
-        color = "#c62828"
+        color = BADGE_COLORS["red"]
     elif days >= NUDGE_DAYS:
-        color = "#f9a825"
+        color = BADGE_COLORS["amber"]
     else:
-        color = "#2e7d32"
+        color = BADGE_COLORS["green"]
     return {"text": text, "color": color}
-

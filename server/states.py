@@ -3,7 +3,7 @@ that shows a state: served to the extension as ``GET /api/states`` and to the
 web view as ``GET /states.css`` (the chips' colours).
 
 The labels and help come from ``server.labels``, the order and what needs
-action from ``server.rules``; the colours live here.
+action from ``server.rules``; the colours from ``server.labels``.
 
     {"states": [{"state", "label", "help", "color", "text_color", "needs_action",
                  "badge_color"}, ...],            # most urgent first
@@ -23,28 +23,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from server import rules
-from server.labels import PLATFORM_LABELS, STATE_HELP, STATE_LABELS
+from server.labels import BADGE_COLORS, PLATFORM_LABELS, STATE_COLORS, STATE_HELP, STATE_LABELS
 from server.neutral import INVISIBLE
 
 bp = Blueprint("states", __name__)
 
-# The days of silence on a badge: green, amber from NUDGE_DAYS, red from
-# ELIGIBLE_DAYS (or eligible / overdue); grey for a page not read.
-BADGE_COLORS = {"red": "#c62828", "amber": "#f9a825", "green": "#2e7d32", "grey": "#757575"}
-
-# Each state's colour (the web view's chip and days, the extension's popup).
-STATE_COLORS = {
-    "overdue": "#b71c1c",
-    "eligible": "#c62828",
-    "unconfirmed": "#ad1457",
-    "unreadable": "#6a1b9a",
-    "requested": "#00838f",
-    "not_eligible": "#ef6c00",
-    "nudge": "#f9a825",
-    "ok": "#2e7d32",
-    "unknown": "#757575",
-    "closed": "#9e9e9e",
-}
 DARK_TEXT = ("nudge",)  # a light background: dark text on it
 OWN_BADGE_COLOR = ("unconfirmed",)
 

@@ -72,6 +72,14 @@ def launch_browser(browser_type_launch_args, browser_type):
 
 
 @pytest.fixture(scope="module")
+def browser_context_args(playwright, device, base_url):
+    args = dict(playwright.devices[device]) if device else {}
+    if base_url:
+        args["base_url"] = base_url
+    return args
+
+
+@pytest.fixture(scope="module")
 def browser(launch_browser):
     browser = launch_browser()
     yield browser

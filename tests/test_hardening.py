@@ -409,7 +409,7 @@ def test_the_pairing_page_shows_the_token_from_this_origins_storage_only(page, l
     page.goto(f"{live_server.url}/pair?token={live_server.token}")
     assert "token" not in page.url and "ghostwatch-pair" not in page.url
     assert page.locator("code#ghostwatch-token").inner_text() == live_server.token
-    assert page.locator("body").get_attribute("data-ghostwatch-token") == live_server.token
+    assert page.locator("body").get_attribute("data-ghostwatch-token") is None  # shown, not handed out
     # The same page fetched with the same cookie by anything but this origin's script: no token.
     cookie = next(c for c in page.context.cookies() if c["name"] == f"ghostwatch_session_{live_server.port}")
     _, _, raw = live_server.request("GET", "/pair", token=False,

@@ -18,7 +18,6 @@
   var slot = document.getElementById("ghostwatch-token");
   if (slot && token) {
     slot.textContent = token;
-    document.body.dataset.ghostwatchToken = token;
     var missing = document.getElementById("token-missing");
     if (missing) missing.hidden = true;
     var found = document.getElementById("token-found");
