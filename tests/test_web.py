@@ -413,3 +413,24 @@ def test_an_inquiry_never_appears_as_a_contract(page, live_server):
     board = INQUIRY.expected["thread_id"]
     for cid in (board, f"board-{board}"):
         assert page.goto(f"{live_server.url}/contracts/lancers/{cid}").status == 404
+
+
+def test_an_unreadable_contract_offers_its_structure_report(page, live_server):
+    """「構造レポートを保存」 on an unreadable contract's page downloads a report of
+    the page's structure that holds none of its names or ids."""
+    unreadable = corpus_page("lancers/thread_no_api")
+    status, answer = post_page(live_server, unreadable)
+    assert status == 200 and answer["state"] == "unreadable"
+    sign_in(page, live_server, f"/contracts/lancers/{answer['contract_id']}")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="構造レポートを保存").click()
+    report = download.value.path().read_text(encoding="utf-8")
+    assert "p-message-board" in report  # the structure is there
+    html = unreadable.html.read_text(encoding="utf-8")
+    for secret in re.findall(r'<p class="p-message-board-list__name">([^<]+)</p>', html)[:5]:
+        assert secret not in report
+    assert unreadable.expected["thread_id"] not in report
+    readable = corpus_page("lancers/thread_recent")
+    post_page(live_server, readable)
+    sign_in(page, live_server, f"/contracts/lancers/{readable.expected['contract_id']}")
+    expect(page.get_by_role("button", name="構造レポートを保存")).to_have_count(0)
