@@ -447,3 +447,27 @@ def test_both_platforms_run_one_after_the_other(site, ghostwatch, home, server_f
     got = sorted((v["platform"], v["contract_id"]) for v in answer["contracts"])
     assert got == sorted([("lancers", c) for c in listed_ids("lancers")]
                          + [("crowdworks", c) for c in listed_ids("crowdworks")])
+
+
+def test_a_schedule_saved_on_the_page_runs_without_a_restart(site, ghostwatch, home, server_factory):
+    """Daily at the next minute: the running server collects then (a scheduled run)."""
+    from datetime import timedelta, timezone
+
+    log_in(site, ghostwatch, "crowdworks")
+    server = server_factory({"collect_args": standin_args(site)})
+    session = Session(server)
+    at = datetime.now(timezone(timedelta(hours=9))) + timedelta(minutes=1)
+    if at.second > 50:  # keep clear of the minute's edge
+        time.sleep(61 - at.second)
+        at = datetime.now(timezone(timedelta(hours=9))) + timedelta(minutes=1)
+    hhmm = at.strftime("%H:%M")
+    code, _ = session.post("/collect/schedule", [("enabled", "1"), ("every", "daily"), ("daily_at", hhmm),
+                                                 ("platforms", "crowdworks")])
+    assert code == 200
+    assert session.status()["schedule"]["next_at"].startswith(at.strftime("%Y-%m-%dT%H:%M:00"))
+    done, _ = wait_until_done(session, timeout=150)
+    assert done["run"]["kind"] == "scheduled" and done["run"]["kind_text"] == "定期収集"
+    assert done["run"]["started_at"] >= at.strftime("%Y-%m-%dT%H:%M:00")
+    assert done["run"]["platforms"][0]["exit_code"] == 0
+    assert datetime.fromisoformat(done["schedule"]["next_at"]) - datetime.fromisoformat(
+        done["run"]["started_at"]) > timedelta(hours=23)  # tomorrow's
