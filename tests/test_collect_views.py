@@ -22,7 +22,12 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import start_server, stop_server
-from test_collector import assert_no_browser_left, listed_ids, site  # noqa: F401 - site: the fixture
+from test_collector import assert_no_browser_left, listed_ids
+
+try:  # the stand-in restored after each test: test_collector.py's fixture, or conftest.py's
+    from test_collector import site  # noqa: F401
+except ImportError:
+    pass
 
 pytestmark = pytest.mark.browser
 
