@@ -247,10 +247,9 @@ def collecting_status(at: datetime) -> dict | None:
             "error": r.error,
             "exit_code": r.exit_code,
         })
-    interval = getattr(scheduler, "interval", None)
     return {
         "running": getattr(scheduler, "running", False),
-        "every": f"{round(interval / 60)}分ごと" if interval else "",
+        "every": getattr(scheduler, "every_text", ""),
         "platforms": "・".join(labels.PLATFORM_LABELS.get(p, p) for p in getattr(scheduler, "platforms", [])),
         "runs": runs,
     }

@@ -216,3 +216,10 @@ def live_server(home):
 def standin():
     with RunningStandIn() as running:
         yield running
+
+
+@pytest.fixture
+def site(standin):
+    """The session's stand-in, restored after the test (it is shared)."""
+    with standin.restored():
+        yield standin

@@ -46,6 +46,7 @@ import re
 import ssl
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -148,6 +149,22 @@ class StandIn:
     human_check: bool = False
     login_paths: dict[str, str] = field(default_factory=lambda: dict(LOGIN_PATHS))
     cookies_seen: list[str] = field(default_factory=list)
+
+    @contextmanager
+    def restored(self):
+        """The stand-in as it is now, given back after the block: its routes,
+        and every switch a test may turn (it is shared by the session)."""
+        routes = dict(self.routes)
+        try:
+            yield self
+        finally:
+            self.routes.clear()
+            self.routes.update(routes)
+            self.failures.clear()
+            self.logged_out = self.require_session = self.auto_login = self.human_check = False
+            self.login_paths.clear()
+            self.login_paths.update(LOGIN_PATHS)
+            self.hang_seconds = 30.0
 
     def route(self, url: str, html: str | bytes) -> None:
         """Serve an HTML page (200) at ``url``."""

@@ -250,14 +250,6 @@ def browser(standin, tmp_path):
         yield b
 
 
-@pytest.fixture
-def site(standin):
-    routes = dict(standin.routes)
-    yield standin
-    standin.routes.clear()
-    standin.routes.update(routes)
-
-
 def message(i: int, client: bool = False) -> dict:
     return {"id": i, "board_id": 7700001, "modified": "2026-11-20T10:00:00+09:00", "is_required_reply": False,
             "send_user": {"is_client": client, "id": 1, "display_name": "x"}, "description": f"m{i}"}

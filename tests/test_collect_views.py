@@ -24,11 +24,6 @@ from playwright.sync_api import expect
 from conftest import start_server, stop_server
 from test_collector import assert_no_browser_left, listed_ids
 
-try:  # the stand-in restored after each test: test_collector.py's fixture, or conftest.py's
-    from test_collector import site  # noqa: F401
-except ImportError:
-    pass
-
 pytestmark = pytest.mark.browser
 
 
@@ -302,7 +297,7 @@ def test_the_schedule_form_saves_applies_and_shows_the_schedule(home, page, serv
     assert 3 * 3600 - 60 < ahead <= 3 * 3600
     assert session.status()["busy"] is False
     code, index = session.get("/")
-    assert "クラウドワークスを180分ごと" in index and "停止中" not in index  # what the list says
+    assert "クラウドワークスを3時間ごと" in index and "停止中" not in index  # what the list says
 
     # Shown again on reload.
     page.reload()

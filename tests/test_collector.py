@@ -71,25 +71,6 @@ def assert_no_browser_left(home: Path, grace: float = 5.0) -> None:
     assert not left, f"processes of this run still alive: {details}"
 
 
-@pytest.fixture
-def site(standin):
-    """The session's stand-in, restored after the test (it is shared)."""
-    from standin import LOGIN_PATHS
-
-    routes = dict(standin.routes)
-    yield standin
-    standin.routes.clear()
-    standin.routes.update(routes)
-    standin.failures.clear()
-    standin.logged_out = False
-    standin.require_session = False
-    standin.auto_login = False
-    standin.human_check = False
-    standin.login_paths.clear()
-    standin.login_paths.update(LOGIN_PATHS)
-    standin.hang_seconds = 30.0
-
-
 def options(site, **kw) -> FetchOptions:
     base = dict(browser_args=site.offline_browser_args, ignore_https_errors=True, delay=0, backoff=0.05, timeout=10)
     base.update(kw)

@@ -18,18 +18,6 @@ LANCERS_THREADS = [p for p in pages() if p.name.startswith("lancers/thread_") an
 CROWDWORKS_THREADS = [p for p in pages() if p.name.startswith("crowdworks/contract_")]
 
 
-@pytest.fixture
-def site(standin):
-    """The session's stand-in, its routes restored after the test (it is shared)."""
-    routes = dict(standin.routes)
-    yield standin
-    standin.routes.clear()
-    standin.routes.update(routes)
-    standin.failures.clear()
-    standin.logged_out = False
-    standin.human_check = False
-
-
 def doctor(ghostwatch, site, *args):
     """Run ``ghostwatch doctor`` against the stand-in: (run, report dict, report path)."""
     browser = [f"--browser-arg={a}" for a in site.offline_browser_args]

@@ -95,7 +95,7 @@ def test_serve_starts_the_scheduled_collector_the_settings_ask_for(page, home):
     try:
         page.goto(f"{server.url}/?token={server.token}")
         box = page.locator("#collecting")
-        expect(box).to_contain_text("ランサーズを60分ごと")
+        expect(box).to_contain_text("ランサーズを毎時")
         for _ in range(60):
             if "うまくいきませんでした" in box.inner_text():
                 break
