@@ -126,7 +126,11 @@ def test_a_posted_capture_answers_its_verdict_as_the_corpus_says(live_server, p)
         assert badge["text"].startswith(days_text(expected["verdict"]))
     else:
         assert badge["text"] == days_text(expected["verdict"])
-    if days >= 7 or state in ("eligible", "overdue"):
+    if state == "unconfirmed":  # its own colour, as GET /api/states says, apart from a request that can be filed
+        _, table = live_server.json("GET", "/api/states")
+        own = next(row["badge_color"] for row in table["states"] if row["state"] == "unconfirmed")
+        assert badge["color"] == own != RED
+    elif days >= 7 or state in ("eligible", "overdue"):
         assert badge["color"] == RED
     elif days >= 3:
         assert badge["color"] == AMBER
