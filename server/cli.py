@@ -38,7 +38,10 @@ from server.options import INSTANT, BadInput, db_option, open_store  # noqa: E40
 
 
 def dump(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    """JSON on stdout: indented on a terminal, compact for a program reading a pipe
+    (Python's JSON encoder is several times faster without indentation)."""
+    indent = 2 if sys.stdout.isatty() else None
+    click.echo(json.dumps(data, ensure_ascii=False, indent=indent))
 
 
 def read_file(path: Path) -> bytes:

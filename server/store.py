@@ -137,6 +137,28 @@ def m002_captures(db: sqlite_utils.Database):
     db.execute(f"update steps set contract_id = '{UNKNOWN_JOB_PREFIX}' || contract_id where platform = 'lancers'")
 
 
+# Each contract's message aggregates, kept beside it as its messages change, so
+# that judging every contract reads one row each, not every message.
+MESSAGE_STATS = ("last_client_at", "last_me_at", "first_at", "count")
+_STATS_SQL = """update contracts set
+    last_client_at = (select max(sent_at) from messages m where m.platform = contracts.platform
+                      and m.contract_id = contracts.contract_id and m.sender = 'client'),
+    last_me_at = (select max(sent_at) from messages m where m.platform = contracts.platform
+                  and m.contract_id = contracts.contract_id and m.sender = 'me'),
+    first_at = (select min(sent_at) from messages m where m.platform = contracts.platform
+                and m.contract_id = contracts.contract_id),
+    count = (select count(*) from messages m where m.platform = contracts.platform
+             and m.contract_id = contracts.contract_id)"""
+
+
+@migrations()
+def m003_message_stats(db: sqlite_utils.Database):
+    """Each contract's message aggregates as columns of its row (see MESSAGE_STATS)."""
+    for column in MESSAGE_STATS:
+        db["contracts"].add_column(column, int if column == "count" else str)
+    db.execute(_STATS_SQL)
+
+
 REREAD_AFTER = ("m002_captures",)
 
 
@@ -342,6 +364,7 @@ class Store:
                 for m in thread.messages
             ],
         )
+        self.db.execute(_STATS_SQL + " where platform = ? and contract_id = ?", [thread.platform, thread.contract_id])
 
     def _apply_unreadable(self, snapshot_id: int, captured: str, reading: Unreadable, key: str) -> None:
         row = self._ensure_contract(reading.platform, key, reading.url, captured)
@@ -385,21 +408,23 @@ class Store:
             )
         )
 
+    def refresh_message_stats(self) -> None:
+        """Compute every contract's message aggregates again from its messages
+        (for messages written by other means than ``ingest``, as the benchmark does)."""
+        with self._write():
+            self.db.execute(_STATS_SQL)
+
     def message_stats(self, platform: str | None = None, contract_id: str | None = None) -> dict[tuple[str, str], dict]:
         """Per contract (every one, or the one named): the client's last
-        message, your last, the earliest message, the count."""
+        message, your last, the earliest message, the count (kept with each
+        contract as its messages change)."""
         where, params = ("where platform = ? and contract_id = ?", [platform, contract_id]) if platform else ("", [])
-        stats = {}
-        for platform_, cid, last_client, last_me, first, count in self.db.execute(
-            f"""select platform, contract_id,
-                 max(case when sender = 'client' then sent_at end), max(case when sender = 'me' then sent_at end),
-                 min(sent_at), count(*)
-               from messages {where} group by platform, contract_id""",
-            params,
-        ):
-            stats[(platform_, cid)] = {"last_client_at": last_client, "last_me_at": last_me, "first_at": first,
-                                       "count": count}
-        return stats
+        columns = ", ".join(MESSAGE_STATS)
+        return {
+            (row[0], row[1]): dict(zip(MESSAGE_STATS, row[2:]))
+            for row in self.db.execute(f"select platform, contract_id, {columns} from contracts {where}", params)
+            if row[5]  # a contract with no message read has no aggregates
+        }
 
     def snapshot_capture(self, snapshot_id: int) -> tuple[bytes, list[Response]]:
         """A stored capture: the page's HTML and the responses captured with it."""
