@@ -17,7 +17,7 @@ constant (see tests/fixtures/corpus/README.md).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from collector.capture import Response, checked_json, find_response, json_body, json_of
@@ -156,10 +156,11 @@ def message_time(value) -> datetime:
     """A message's ``modified`` as an aware instant; LayoutError for an unknown format."""
     try:
         if isinstance(value, int) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, timezone.utc).astimezone(JST)
+            return datetime.fromtimestamp(value, JST)
         if isinstance(value, str):
             if ISO_WITH_OFFSET.match(value):
-                return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(JST)
+                # An aware instant in the offset it was written with (shown in Japan time by iso()).
+                return datetime.fromisoformat(value)
             if m := JAPAN_LOCAL.match(value):
                 return datetime(*map(int, m.groups()), tzinfo=JST)
     except (ValueError, OverflowError, OSError):
