@@ -177,10 +177,10 @@ async function showForPage(tabId, url) {
   if (!stored && !watched) return; // a tab ghostwatch never badged: nothing to undo
   // Another page: "…" for a page ghostwatch reads, else the global badge.
   const next = watched ? { url, ...PENDING_BADGE, title: t("titlePending") } : { url: url || "", global: true };
+  await showTabBadge(tabId, next); // on screen first: not a moment more of the other page's days
   await updateTabBadges((all) => {
     all[tabId] = next;
   });
-  await showTabBadge(tabId, next);
 }
 
 export function tabClosed(tabId) {
