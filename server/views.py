@@ -428,8 +428,7 @@ def delete_step(platform: str, contract_id: str, step_id: int):
 @bp.get("/pair")
 def pair():
     port = current_app.config["GHOSTWATCH_PORT"] or 8765
-    return render_template("pair.html", token=current_app.config["GHOSTWATCH_TOKEN"],
-                           server_url=f"http://127.0.0.1:{port}")
+    return render_template("pair.html", server_url=f"http://127.0.0.1:{port}")
 
 
 # --- settings ------------------------------------------------------------------
