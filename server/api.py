@@ -37,6 +37,7 @@ from server.errors import api_error
 from server.labels import BADGE_COLORS
 from server.states import PAGE_BADGES
 from server.store import STEP_KINDS
+from server.verdict import Verdict
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -105,9 +106,9 @@ def at_arg():
     return instant(request.args.get("at"), "at")
 
 
-def count_badge(verdicts: list[dict]) -> dict:
+def count_badge(verdicts: list[Verdict]) -> dict:
     """A badge for many contracts: how many need action, coloured by the worst."""
-    states = [v["state"] for v in verdicts if v["state"] in rules.NEEDS_ACTION]
+    states = [v.state for v in verdicts if v.state in rules.NEEDS_ACTION]
     if any(s in ("overdue", "eligible") for s in states):
         color = RED
     elif "nudge" in states:
@@ -119,16 +120,21 @@ def count_badge(verdicts: list[dict]) -> dict:
     return {"text": str(len(states)), "color": color}
 
 
-def with_badge(verdict: dict) -> dict:
-    """A verdict as the API gives it: with its badge and its page in the web view."""
-    return {**verdict, "badge": rules.badge(verdict), "view_url": view_url(verdict)}
+def extras(verdict: Verdict) -> dict:
+    """What the API adds to a verdict: its badge and its page in the web view."""
+    return {"badge": rules.badge(verdict), "view_url": view_url(verdict)}
 
 
-def view_url(verdict: dict) -> str:
-    return f"{request.host_url}contracts/{quote(verdict['platform'])}/{quote(verdict['contract_id'])}"
+def with_badge(verdict: Verdict) -> dict:
+    """A verdict as the API gives it (JSON), with its ``extras``."""
+    return {**verdict.to_json(), **extras(verdict)}
 
 
-def contract_or_404(platform: str, contract_id: str, at=None) -> dict:
+def view_url(verdict: Verdict) -> str:
+    return f"{request.host_url}contracts/{quote(verdict.platform)}/{quote(verdict.contract_id)}"
+
+
+def contract_or_404(platform: str, contract_id: str, at=None) -> Verdict:
     verdict = service.verdict(get_store(), platform, contract_id, at)
     if verdict is None:
         raise ApiError(404, "not_found", f"契約 {platform}/{contract_id} はまだ記録されていません。")
@@ -163,14 +169,13 @@ def post_snapshot():
         raise ApiError(422, "unsupported_url", str(err), field="url") from None
     except NotAPage as err:
         raise ApiError(422, "not_a_page", f"{err}（何も保存していません）", field="html") from None
-    result = service.capture_answer(answer)
+    result = service.capture_answer(answer, extra=extras)
     if answer["page"] == "contract_list":
-        contracts = [with_badge(v) for v in result["contracts"]]
-        badge = dict(PAGE_BADGES["unreadable"]) if answer["unreadable"] else count_badge(contracts)
-        return jsonify({**result, "unreadable_reason": answer["reason"], "contracts": contracts, "badge": badge})
+        badge = dict(PAGE_BADGES["unreadable"]) if answer["unreadable"] else count_badge(answer["contracts"])
+        return jsonify({**result, "unreadable_reason": answer["reason"], "badge": badge})
     if answer["verdict"] is None:  # an inquiry: no contract, no days
         return jsonify({**result, "unreadable_reason": answer["reason"], "badge": dict(PAGE_BADGES["inquiry"])})
-    return jsonify(with_badge(result))
+    return jsonify(result)
 
 
 @bp.get("/summary")

@@ -32,9 +32,10 @@ click_ja.install()  # before any command is defined: click names its types' word
 from collector.capture import Capture, parse_responses  # noqa: E402
 from collector.pages import read_page  # noqa: E402
 from collector.reading import NotAPage, UnsupportedURL  # noqa: E402
-from collector.timeutil import iso, now  # noqa: E402
+from collector.timeutil import now  # noqa: E402
 from server import __version__, labels, rules, service  # noqa: E402
 from server.options import INSTANT, BadInput, db_option, open_store  # noqa: E402
+from server.verdict import Verdict  # noqa: E402
 
 
 def dump(data) -> None:
@@ -235,8 +236,8 @@ EXIT_ATTENTION = 3  # a reminder is due, a page must be checked or re-read (nudg
 EXIT_ESCALATE = 4  # a request can be filed now, or a filed request's deadline passed (eligible, overdue)
 
 
-def status_exit_code(verdicts: list[dict]) -> int:
-    states = {v["state"] for v in verdicts}
+def status_exit_code(verdicts: list[Verdict]) -> int:
+    states = {v.state for v in verdicts}
     if states & {"eligible", "overdue"}:
         return EXIT_ESCALATE
     if states & set(rules.NEEDS_ACTION):
@@ -266,9 +267,9 @@ def status(as_json, at, include_closed, db_path):
         verdicts = service.status(store, at)
     code = status_exit_code(verdicts)
     if as_json:
-        dump(verdicts)
+        dump([v.to_json() for v in verdicts])
         sys.exit(code)
-    shown = [v for v in verdicts if include_closed or v["state"] != "closed"]
+    shown = [v for v in verdicts if include_closed or v.state != "closed"]
     width = max(TABLE_WIDTH, shutil.get_terminal_size((TABLE_WIDTH, 24)).columns) if sys.stdout.isatty() else TABLE_WIDTH
     console = Console(width=width)
     if not shown:
@@ -277,18 +278,18 @@ def status(as_json, at, include_closed, db_path):
             "`ghostwatch collect --platform lancers` を実行してください。"
         )
         sys.exit(code)
-    table = Table(title=f"ghostwatch — {iso(at or now())[:16].replace('T', ' ')} 時点", box=box.SIMPLE_HEAD,
+    table = Table(title=f"ghostwatch — {labels.stamp(at or now())} 時点", box=box.SIMPLE_HEAD,
                   pad_edge=False, show_edge=False)
     rows = []
     for v in shown:
-        days = "—" if v["silent_days"] is None else f"{v['silent_days']}{'+' if v['silence_is_lower_bound'] else ''}日"
+        days = "—" if v.silent_days is None else f"{v.silent_days}{'+' if v.silence_is_lower_bound else ''}日"
         rows.append((
-            labels.STATE_LABELS.get(v["state"], v["state"]),
+            labels.STATE_LABELS.get(v.state, v.state),
             days,
-            f"{labels.PLATFORM_SHORT.get(v['platform'], v['platform'])}:{v['contract_id']}",
-            v["title"] or labels.UNKNOWN,
-            (v["next_action"] or {}).get("line", ""),
-            v["state"],
+            f"{labels.PLATFORM_SHORT.get(v.platform, v.platform)}:{v.contract_id}",
+            v.title or labels.UNKNOWN,
+            v.next_action.line if v.next_action else "",
+            v.state,
         ))
     # Every column but the title as wide as its widest cell; the title takes what is left.
     widths = [max([cell_len(TABLE_HEADERS[i])] + [cell_len(row[i]) for row in rows]) for i in range(len(TABLE_HEADERS))]

@@ -23,6 +23,7 @@ from server import labels
 from server.collecting import (
     EXIT_BROWSER,
     EXIT_INTERRUPTED,
+    EXIT_MEANINGS,
     EXIT_NOT_LOGGED_IN,
     EXIT_OK,
     PLATFORMS,
@@ -32,18 +33,10 @@ from server.collecting import (
     worst,
 )
 from server.options import db_option, open_store
+from server.verdict import Verdict
 
-EXIT_CODES_HELP = (
-    "\b\n終了コード / exit codes:\n"
-    "  0  すべての契約を読みました (everything read)\n"
-    "  3  ログインしていません: ghostwatch login --platform P (not logged in)\n"
-    "  4  再試行しても開けないページがありました。読めた分は保存済み (pages failed after retries)\n"
-    "  5  契約一覧ページを認識できません (list page not recognised)\n"
-    "  6  読み取れない契約ページがありました。保存済み、更新後に reparse (contract pages unreadable)\n"
-    "  7  ブラウザを起動できません (browser could not start / profile in use)\n"
-    "  8  人間による確認（ロボットではないことの確認）が表示されました: ghostwatch login --platform P\n"
-    "     でブラウザを開いて確認を済ませてください (a human verification page was shown)\n"
-    "  130 中断しました。読めた分は保存済み (interrupted)"
+EXIT_CODES_HELP = "\b\n終了コード / exit codes:\n" + "\n".join(
+    f"  {code:<2} " + ja.replace("\n", "\n     ") + f" ({en})" for code, (ja, en) in EXIT_MEANINGS.items()
 )
 
 
@@ -199,16 +192,14 @@ def login(platform, browser_path, browser_args, ignore_https_errors, headed, pro
 # --- collect -------------------------------------------------------------------
 
 
-def _verdict_line(v: dict) -> str:
-    state = labels.STATE_LABELS.get(v["state"], v["state"])
-    days = "" if v.get("silent_days") is None else (
-        f" 沈黙 {v['silent_days']}{'+' if v.get('silence_is_lower_bound') else ''}日"
-    )
-    action = (v.get("next_action") or {})
-    text = action.get("text") or ""
-    date = action.get("date")
-    tail = f" — {text}" + (f"（{date[:10]}）" if date else "") if text else ""
-    return f"[{state}] {_label(v['platform'])} {v['contract_id']} {v.get('title') or ''}{days}{tail}"
+def _verdict_line(v: Verdict) -> str:
+    state = labels.STATE_LABELS.get(v.state, v.state)
+    days = "" if v.silent_days is None else f" 沈黙 {v.silent_days}{'+' if v.silence_is_lower_bound else ''}日"
+    action = v.next_action
+    tail = ""
+    if action is not None and action.text:
+        tail = f" — {action.text}" + (f"（{labels.jdate(action.date)}）" if action.date else "")
+    return f"[{state}] {_label(v.platform)} {v.contract_id} {v.title or ''}{days}{tail}"
 
 
 class ProgressReporter:

@@ -24,6 +24,7 @@ from collector.fetch import (
 from collector.reading import NotAPage, UnsupportedURL
 from server import labels, rules, service
 from server.paths import profile_dir
+from server.verdict import Verdict
 
 PLATFORMS = ("lancers", "crowdworks")
 
@@ -35,6 +36,19 @@ EXIT_UNREADABLE_PAGES = 6
 EXIT_BROWSER = 7
 EXIT_HUMAN_CHECK = 8
 EXIT_INTERRUPTED = 130
+# What each exit code means: (Japanese, English), for ``collect --help`` and the
+# web view's 「いま更新」.  "P" is the platform; a newline breaks the help's line.
+EXIT_MEANINGS = {
+    EXIT_OK: ("すべての契約を読みました", "everything read"),
+    EXIT_NOT_LOGGED_IN: ("ログインしていません: ghostwatch login --platform P", "not logged in"),
+    EXIT_PAGES_FAILED: ("再試行しても開けないページがありました。読めた分は保存済み", "pages failed after retries"),
+    EXIT_UNRECOGNISED_LIST: ("契約一覧ページを認識できません", "list page not recognised"),
+    EXIT_UNREADABLE_PAGES: ("読み取れない契約ページがありました。保存済み、更新後に reparse", "contract pages unreadable"),
+    EXIT_BROWSER: ("ブラウザを起動できません", "browser could not start / profile in use"),
+    EXIT_HUMAN_CHECK: ("人間による確認（ロボットではないことの確認）が表示されました: ghostwatch login --platform P\n"
+                       "でブラウザを開いて確認を済ませてください", "a human verification page was shown"),
+    EXIT_INTERRUPTED: ("中断しました。読めた分は保存済み", "interrupted"),
+}
 # When several things went wrong (``--platform all``), the first of these wins.
 PRECEDENCE = (EXIT_BROWSER, EXIT_NOT_LOGGED_IN, EXIT_HUMAN_CHECK, EXIT_UNRECOGNISED_LIST, EXIT_PAGES_FAILED,
               EXIT_UNREADABLE_PAGES, EXIT_OK)
@@ -66,7 +80,7 @@ class Reporter(Protocol):
     def boards(self, platform: str, checked: int) -> None: ...
     def reading(self, platform: str) -> None: ...
     def advance(self, platform: str) -> None: ...
-    def verdict(self, verdict: dict) -> None: ...
+    def verdict(self, verdict: Verdict) -> None: ...
     def line(self, text: str) -> None: ...
     def finished(self, platform: str) -> None: ...
 
@@ -81,12 +95,12 @@ class PlatformResult:
     unreadable: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
-    verdicts: list[dict] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
     timing: dict = field(default_factory=dict)
 
     @property
-    def needing_action(self) -> list[dict]:
-        return [v for v in self.verdicts if v["state"] in rules.NEEDS_ACTION]
+    def needing_action(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.state in rules.NEEDS_ACTION]
 
     def to_json(self) -> dict:
         return {
@@ -99,7 +113,7 @@ class PlatformResult:
             "failed": self.failed,
             "skipped": self.skipped,
             "needing_action": len(self.needing_action),
-            "verdicts": self.verdicts,
+            "verdicts": [v.to_json() for v in self.verdicts],
             "timing": self.timing,
         }
 

@@ -29,6 +29,7 @@ from urllib.parse import quote, urlencode
 
 from server import labels, rules, timeline
 from server.neutral import plain
+from server.verdict import Verdict
 
 EVENT_MINUTES = 30
 
@@ -62,27 +63,26 @@ ALARMS = {"deadline": ("-P1D", "PT0S")}  # else one alarm, at the event's time
 GOOGLE_TEMPLATE = "https://calendar.google.com/calendar/render"
 
 
-def events(v: dict, base_url: str) -> list[dict]:
+def events(v: Verdict, base_url: str) -> list[dict]:
     """The dated events of one open contract: kind, start, summary, description,
     uid and the contract's page in the web view (``link``)."""
-    if v["state"] == "closed":
+    if v.state == "closed":
         return []
-    name = plain(v.get("title") or v["contract_id"])
-    client = plain(v.get("client") or "")
-    platform = labels.PLATFORM_LABELS.get(v["platform"], v["platform"])
-    link = f"{base_url}/contracts/{v['platform']}/{v['contract_id']}"
+    name = plain(v.title or v.contract_id)
+    client = plain(v.client or "")
+    platform = labels.PLATFORM_LABELS.get(v.platform, v.platform)
+    link = f"{base_url}/contracts/{v.platform}/{v.contract_id}"
     dated = []
-    if v.get("eligible_at") and v["state"] not in ("requested", "overdue"):
-        dated.append(("eligible", v["eligible_at"],
+    if v.eligible_at and v.state not in ("requested", "overdue"):
+        dated.append(("eligible", v.eligible_at,
                       f"クライアントの沈黙が{rules.ELIGIBLE_DAYS}日になり、連絡催促を申請できる日です。"))
-    if v.get("deadline_at"):
-        dated.append(("deadline", v["deadline_at"], "連絡催促申請の連絡期限です。"))
+    if v.deadline_at:
+        dated.append(("deadline", v.deadline_at, "連絡催促申請の連絡期限です。"))
     kenshu = timeline.kenshu_due(v)
-    if kenshu is not None and v.get("status") == "delivered":
+    if kenshu is not None and v.status == "delivered":
         dated.append(("kenshu", kenshu, f"納品から{rules.KENSHU_DAYS}日、検収の目安の日です。検収されていなければ事務局に連絡します。"))
-    action = v.get("next_action") or {}
-    if action.get("kind") == "wait" and action.get("date"):
-        dated.append(("nudge", action["date"], "返信がなければ、催促メッセージを送る日です。"))
+    if v.next_action is not None and v.next_action.kind == "wait" and v.next_action.date:
+        dated.append(("nudge", v.next_action.date, "返信がなければ、催促メッセージを送る日です。"))
     found = []
     for kind, when, text in dated:
         found.append({
@@ -90,7 +90,7 @@ def events(v: dict, base_url: str) -> list[dict]:
             "start": labels.local(when),
             "summary": f"{labels.EVENT_LABELS[kind]}: {name}",
             "description": f"{platform}「{name}」（{client}）: {text}",
-            "uid": f"{v['platform']}-{v['contract_id']}-{kind}@ghostwatch.local",
+            "uid": f"{v.platform}-{v.contract_id}-{kind}@ghostwatch.local",
             "link": link,
         })
     return found
@@ -109,7 +109,7 @@ def google_url(event: dict) -> str:
     return f"{GOOGLE_TEMPLATE}?{query}"
 
 
-def calendar_text(verdicts: list[dict], at: datetime, base_url: str) -> str:
+def calendar_text(verdicts: list[Verdict], at: datetime, base_url: str) -> str:
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",

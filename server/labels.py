@@ -27,17 +27,18 @@ STATE_LABELS = {
     "unknown": "未確認",
     "closed": "終了",
 }
-# What each state means, for the legend of the web view.
+# What each state means, for the legend of the web view ("{eligible}" and "{nudge}"
+# are rule numbers, filled in by server.rules.STATE_HELP).
 STATE_HELP = {
     "overdue": "連絡催促申請の連絡期限を過ぎました。事務局の対応を確認します。",
     "eligible": "連絡催促（ランサーズの「連絡催促申請」、クラウドワークスの事務局への連絡催促）ができます。",
-    "unconfirmed": "クライアントの沈黙は7日以上ですが、取引の情報（状態や「連絡催促申請」ボタンの有無）が"
+    "unconfirmed": "クライアントの沈黙は{eligible}日以上ですが、取引の情報（状態や「連絡催促申請」ボタンの有無）が"
                    "読み取れず、申請できるかどうか分かりません。取引のページを開き、「連絡催促申請」ボタンが"
                    "表示されているか確認してください。",
     "unreadable": "最新のページを読み取れませんでした。日数は推測しません。ページを開き直して再取得してください。",
     "requested": "連絡催促を申請済みです。連絡期限まで返信を待ちます。",
-    "not_eligible": "沈黙は7日以上ですが、連絡催促申請の条件を満たしていません（時間報酬制、計画変更中など）。",
-    "nudge": "沈黙が3日以上続いています。丁寧な催促メッセージを送るころです。",
+    "not_eligible": "沈黙は{eligible}日以上ですが、連絡催促申請の条件を満たしていません（時間報酬制、計画変更中など）。",
+    "nudge": "沈黙が{nudge}日以上続いています。丁寧な催促メッセージを送るころです。",
     "ok": "今は待ちましょう。",
     "unknown": "一覧で見ただけで、メッセージはまだ読み込んでいません。",
     "closed": "完了またはキャンセルした契約です。",
@@ -131,6 +132,12 @@ def short_when(value, at=None) -> str:
     return f"{year}{d.month}月{d.day}日 {d:%H:%M}"
 
 
+def stamp(value) -> str:
+    """2026-11-21 09:00 (the terminal's table title)."""
+    d = local(value)
+    return "—" if d is None else f"{d:%Y-%m-%d %H:%M}"
+
+
 def jdatetime(value) -> str:
     """2026年11月21日(土) 09:00"""
     d = local(value)
@@ -168,16 +175,15 @@ def ago(value, at=None) -> str:
 ESCALATE_WORDS = {"lancers": "連絡催促申請できます", "crowdworks": "事務局に連絡催促できます"}
 
 
-def action_line(next_action: dict | None, eligible_at, platform: str, at) -> str:
-    """The next step in one line, today apart from later:
+def action_line(next_action, eligible_at, platform: str, at) -> str:
+    """The next step (a ``server.verdict.NextAction`` or None) in one line, today apart from later:
     「今日: 催促メッセージを送る · 11月27日 15:26 から連絡催促申請できます」.
     An action due now never carries a future date; a later one says from when."""
-    action = next_action or {}
-    kind = action.get("kind") or "none"
+    kind = next_action.kind if next_action is not None else "none"
     label = ACTION_LABELS.get(kind, kind)
     if kind == "none":
         return "対応は不要です"
-    date = local(action.get("date"))
+    date = local(next_action.date)
     if kind in ACTIONS_DUE_NOW:
         line = f"今日: {label}"
         later = local(eligible_at)

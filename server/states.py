@@ -2,8 +2,8 @@
 that shows a state: served to the extension as ``GET /api/states`` and to the
 web view as ``GET /states.css`` (the chips' colours).
 
-The labels and help come from ``server.labels``, the order and what needs
-action from ``server.rules``; the colours from ``server.labels``.
+The labels come from ``server.labels``; the help (with its rule numbers), the
+order and what needs action from ``server.rules``; the colours from ``server.labels``.
 
     {"states": [{"state", "label", "help", "color", "text_color", "needs_action",
                  "badge_color"}, ...],            # most urgent first
@@ -23,7 +23,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from server import rules
-from server.labels import BADGE_COLORS, PLATFORM_LABELS, STATE_COLORS, STATE_HELP, STATE_LABELS
+from server.labels import BADGE_COLORS, PLATFORM_LABELS, STATE_COLORS, STATE_LABELS
 from server.neutral import INVISIBLE
 
 bp = Blueprint("states", __name__)
@@ -44,7 +44,7 @@ def table() -> dict:
             {
                 "state": state,
                 "label": STATE_LABELS[state],
-                "help": STATE_HELP[state],
+                "help": rules.STATE_HELP[state],
                 "color": STATE_COLORS[state],
                 "text_color": "#212121" if state in DARK_TEXT else "#ffffff",
                 "needs_action": state in rules.NEEDS_ACTION,

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from collector.timeutil import DAY, JST
 from server import labels, rules
 from server.labels import jdatetime, local, slash_date
+from server.verdict import Verdict
 
 SVG_W = 960
 LEFT, RIGHT = 92, 24
@@ -34,26 +35,26 @@ COLOURS = {"eligible": "#c62828", "deadline": "#6a1b9a", "delivered": "#2e7d32",
 MARK_ORDER = ("eligible", "deadline", "delivered", "kenshu", "captured", "now")
 
 
-def proven_silence(verdict: dict, proven_until) -> dict | None:
+def proven_silence(verdict: Verdict, proven_until) -> dict | None:
     """The silence the saved pages prove: from the verdict's ``silent_since``
     (the client's last message) to ``proven_until`` (the latest readable
     capture), in whole days; None when either is unknown."""
-    since, until = local(verdict.get("silent_since")), local(proven_until)
+    since, until = local(verdict.silent_since), local(proven_until)
     if since is None or until is None:
         return None
     return {
         "since": since,
         "until": until,
         "days": rules.whole_days(since, until),
-        "lower_bound": bool(verdict.get("silence_is_lower_bound")),
-        "client_wrote": verdict.get("last_client_message_at") is not None,
+        "lower_bound": bool(verdict.silence_is_lower_bound),
+        "client_wrote": verdict.last_client_message_at is not None,
     }
 
 
-def kenshu_due(verdict: dict) -> datetime | None:
+def kenshu_due(verdict: Verdict) -> datetime | None:
     """CrowdWorks: the end of the one-week 検収 guideline after the delivery."""
-    delivered = local(verdict.get("delivered_at"))
-    if verdict.get("platform") != "crowdworks" or delivered is None:
+    delivered = local(verdict.delivered_at)
+    if verdict.platform != "crowdworks" or delivered is None:
         return None
     return delivered + rules.KENSHU_DAYS * DAY
 
@@ -75,7 +76,7 @@ def _place_labels(lines: list[dict]) -> None:
         line["label_y"] = LABEL_ROWS[row]
 
 
-def picture(messages: list[dict], verdict: dict, at: datetime, proven_until=None) -> dict | None:
+def picture(messages: list[dict], verdict: Verdict, at: datetime, proven_until=None) -> dict | None:
     """Coordinates for the SVG, or None when no message has an instant.
 
     ``proven_until`` is the latest readable capture (the store's
@@ -83,17 +84,17 @@ def picture(messages: list[dict], verdict: dict, at: datetime, proven_until=None
     times = [local(m["sent_at"]) for m in messages if m.get("sent_at")]
     if not times:
         return None
-    captured = local(proven_until) or local(verdict.get("last_captured_at"))
-    delivered = local(verdict.get("delivered_at")) if verdict.get("platform") == "crowdworks" else None
+    captured = local(proven_until) or local(verdict.last_captured_at)
+    delivered = local(verdict.delivered_at) if verdict.platform == "crowdworks" else None
     marks = {
-        "eligible": local(verdict.get("eligible_at")),
-        "deadline": local(verdict.get("deadline_at")),
+        "eligible": local(verdict.eligible_at),
+        "deadline": local(verdict.deadline_at),
         "delivered": delivered,
         "kenshu": kenshu_due(verdict),
         "captured": captured,
         "now": at,
     }
-    instants = times + [t for t in marks.values() if t is not None] + [local(verdict.get("silent_since")) or at]
+    instants = times + [t for t in marks.values() if t is not None] + [local(verdict.silent_since) or at]
     start, end = min(instants), max(instants)
     span = max((end - start).total_seconds(), 3600.0)
     start -= timedelta(seconds=span * 0.02)
@@ -117,15 +118,15 @@ def picture(messages: list[dict], verdict: dict, at: datetime, proven_until=None
         })
 
     gap = unobserved = None
-    silent_since = local(verdict.get("silent_since"))
+    silent_since = local(verdict.silent_since)
     seen_until = min(captured, at) if captured is not None else at
-    if silent_since is not None and verdict["state"] != "closed":
+    if silent_since is not None and verdict.state != "closed":
         proven = rules.whole_days(silent_since, seen_until)
         gap = {"x": x(silent_since), "w": max(x(seen_until) - x(silent_since), 0.0),
                "days": proven,
                "label": labels.SILENCE_PROVEN.format(
-                   days=proven, more="以上" if verdict.get("silence_is_lower_bound") else "")}
-    if captured is not None and at > captured and verdict["state"] != "closed":
+                   days=proven, more="以上" if verdict.silence_is_lower_bound else "")}
+    if captured is not None and at > captured and verdict.state != "closed":
         unobserved = {"x": x(captured), "w": max(x(at) - x(captured), 0.0),
                       "days": rules.whole_days(captured, at),
                       "label": labels.UNOBSERVED.format(days=rules.whole_days(captured, at))}
@@ -137,7 +138,7 @@ def picture(messages: list[dict], verdict: dict, at: datetime, proven_until=None
     lines = []
     for kind in MARK_ORDER:
         t = marks[kind]
-        if t is None or (kind == "eligible" and verdict["state"] == "closed"):
+        if t is None or (kind == "eligible" and verdict.state == "closed"):
             continue
         if kind == "captured" and (at - t) < timedelta(hours=1):
             continue  # a capture of the last hour is "now"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from dataclasses import replace
 from datetime import datetime
 
 from flask import (
@@ -46,6 +47,7 @@ from server.ics import calendar_text, events, google_url
 from server.paths import settings_path, write_settings
 from server.security import COOKIE_NAME
 from server.store import STEP_KINDS, UNKNOWN_JOB_PREFIX
+from server.verdict import Verdict
 
 bp = Blueprint("views", __name__)
 
@@ -54,7 +56,7 @@ def register_filters(app) -> None:
     app.jinja_env.globals.update(
         contract_title=contract_title,
         board_without_job=board_without_job,
-        STATE_HELP=labels.STATE_HELP,
+        STATE_HELP=rules.STATE_HELP,
         STATE_LABELS=labels.STATE_LABELS,
         PLATFORM_LABELS=labels.PLATFORM_LABELS,
         STATUS_LABELS=labels.STATUS_LABELS,
@@ -81,73 +83,78 @@ def judged_at() -> datetime:
         abort(400, description=f"at が日時として読めません: {value[:40]!r}（ISO 8601 で指定してください）")
 
 
+def form_instant(value: datetime) -> str:
+    """An instant as an ``<input type="datetime-local">`` value, in Japan time."""
+    return value.astimezone(JST).strftime("%Y-%m-%dT%H:%M")
+
+
 def at_query(at_given: bool, at: datetime) -> dict:
     return {"at": iso(at)} if at_given else {}
 
 
-def contract_verdict(platform: str, contract_id: str, at: datetime) -> dict:
+def contract_verdict(platform: str, contract_id: str, at: datetime) -> Verdict:
     verdict = service.verdict(get_store(), platform, contract_id, at)
     if verdict is None:
         abort(404)
     return verdict
 
 
-def board_without_job(v: dict) -> bool:
+def board_without_job(v: Verdict) -> bool:
     """A Lancers board whose job is not known yet (its capture could not be
     read): the store keeps it under ``board-<board id>``, not a job id."""
-    return v.get("platform") == "lancers" and str(v.get("contract_id") or "").startswith(UNKNOWN_JOB_PREFIX)
+    return v.platform == "lancers" and str(v.contract_id or "").startswith(UNKNOWN_JOB_PREFIX)
 
 
-def contract_title(v: dict) -> str:
+def contract_title(v: Verdict) -> str:
     """What to call a contract: its job's title, or what is known of it."""
-    if v.get("title"):
-        return v["title"]
+    if v.title:
+        return v.title
     if board_without_job(v):
         return labels.BOARD_WITHOUT_JOB
-    noun = "仕事" if v.get("platform") == "lancers" else "契約"
-    return f"{noun} {v.get('contract_id')}（仕事名{labels.UNKNOWN}）"
+    noun = "仕事" if v.platform == "lancers" else "契約"
+    return f"{noun} {v.contract_id}（仕事名{labels.UNKNOWN}）"
 
 
-def identity(v: dict) -> list[dict]:
+def identity(v: Verdict) -> list[dict]:
     """The contract's ids on its platform, with links: Lancers' job and board,
     CrowdWorks' contract and message thread."""
-    thread_id = v.get("thread_id")
-    if v["platform"] == "lancers":
+    thread_id = v.thread_id
+    if v.platform == "lancers":
         if board_without_job(v):
             job = {"label": "仕事", "text": f"{labels.UNKNOWN}（メッセージボードの取引情報が読めていません）", "href": None}
         else:
-            job = {"label": "仕事", "text": v["contract_id"], "href": lancers.work_url(v["contract_id"])}
+            job = {"label": "仕事", "text": v.contract_id, "href": lancers.work_url(v.contract_id)}
         board = ({"label": "メッセージボード", "text": thread_id, "href": lancers.thread_url(thread_id)} if thread_id
                  else {"label": "メッセージボード", "text": "まだ読み込んでいません", "href": None})
         return [job, board]
     return [
-        {"label": "契約", "text": v["contract_id"], "href": v.get("url")},
+        {"label": "契約", "text": v.contract_id, "href": v.url},
         {"label": "メッセージスレッド", "text": thread_id or "まだ読み込んでいません", "href": None},
     ]
 
 
-def fact_rows(v: dict, messages: list[dict], contract: dict | None) -> list[dict]:
+def fact_rows(v: Verdict, messages: list[dict], contract: dict | None) -> list[dict]:
     """Each fact of the contract, what it is (or 不明) and where it came from:
     the platform's JSON, the page, or the contract list."""
-    sources = v.get("fact_sources") or {}
-    platform = v["platform"]
-    status = v.get("status")
+    sources = v.fact_sources or {}
+    platform = v.platform
+    status = v.status
     status_text = labels.STATUS_LABELS.get(status, status) if status else None
     if status is None and sources.get("status") == "list" and contract and contract.get("list_status"):
         listed = contract["list_status"]
         status_text = f"{labels.STATUS_LABELS.get(listed, listed)}（一覧の表示）"
-    escalation = v.get("escalation")
+    escalation = v.escalation
     facts = [
-        ("title", "仕事名", v.get("title")),
-        ("client", "クライアント", v.get("client")),
-        ("pay_type", "報酬形式", labels.PAY_TYPE_LABELS.get(v.get("pay_type"), v.get("pay_type"))),
+        ("title", "仕事名", v.title),
+        ("client", "クライアント", v.client),
+        ("pay_type", "報酬形式", labels.PAY_TYPE_LABELS.get(v.pay_type, v.pay_type)),
         ("status", "状態", status_text),
         ("escalation", "連絡催促", labels.ESCALATION_LABELS.get(platform, {}).get(escalation, escalation)),
         ("messages", "メッセージ", f"{len(messages)}件" if sources.get("messages") or messages else None),
     ]
-    if v["state"] == "unreadable" and not sources:
+    if v.state == "unreadable" and not sources:
         unknown_why = "ページを読み取れていません"
-    elif v["state"] == "unknown" and not v.get("thread_id"):
+    elif v.state == "unknown" and not v.thread_id:
         unknown_why = "メッセージページをまだ読み込んでいません"
     else:
         unknown_why = "ページにも JSON にも表示されていません"
@@ -166,62 +173,62 @@ def fact_rows(v: dict, messages: list[dict], contract: dict | None) -> list[dict
     return rows
 
 
-def unknown_facts(v: dict) -> list[str]:
+def unknown_facts(v: Verdict) -> list[str]:
     """The facts that decide an escalation and that the capture did not show."""
     names = [("status", "取引の状態")]
-    if v["platform"] == "lancers":
+    if v.platform == "lancers":
         names = [("pay_type", "報酬形式"), ("status", "取引の状態"), ("escalation", "「連絡催促申請」ボタンの有無")]
-    return [label for key, label in names if v.get(key) is None]
+    return [label for key, label in names if getattr(v, key) is None]
 
 
-def freshness(verdict: dict, at: datetime) -> dict:
-    captured = labels.local(verdict.get("last_captured_at"))
+def freshness(verdict: Verdict, at: datetime) -> dict:
+    captured = labels.local(verdict.last_captured_at)
     if captured is None:
         return {"text": "未取得", "stale": True}
-    return {"text": ago(captured, at) + "に取得", "stale": bool(verdict.get("stale")) or at - captured >= rules.STALE_AFTER}
+    return {"text": ago(captured, at) + "に取得", "stale": bool(verdict.stale) or at - captured >= rules.STALE_AFTER}
 
 
-def row(v: dict, at: datetime) -> dict:
+def row(v: Verdict, at: datetime) -> dict:
     """One line of ``/``, its texts made here (a 2,000-line page renders fast)."""
-    days = v["silent_days"]
-    action = v.get("next_action") or {}
+    days = v.silent_days
+    action = v.next_action
     return {
         "v": v,
         "title": contract_title(v),
         "board_without_job": board_without_job(v),
-        "days": None if days is None else f"{days}{'+' if v.get('silence_is_lower_bound') else ''}",
-        "state_label": labels.STATE_LABELS.get(v["state"], v["state"]),
-        "platform_label": labels.PLATFORM_LABELS.get(v["platform"], v["platform"]),
-        "action_label": labels.ACTION_LABELS.get(action.get("kind"), ""),
-        "action_date": jdate(action["date"]) if action.get("date") else None,
-        "action_text": action.get("text") or "",
-        "action_line": action.get("line") or "",
+        "days": None if days is None else f"{days}{'+' if v.silence_is_lower_bound else ''}",
+        "state_label": labels.STATE_LABELS.get(v.state, v.state),
+        "platform_label": labels.PLATFORM_LABELS.get(v.platform, v.platform),
+        "action_label": labels.ACTION_LABELS.get(action.kind, "") if action else "",
+        "action_date": jdate(action.date) if action and action.date else None,
+        "action_text": action.text if action else "",
+        "action_line": (action.line or "") if action else "",
         "fresh": freshness(v, at),
         "proven": proven_text(v),
     }
 
 
-def proven_text(v: dict) -> str:
+def proven_text(v: Verdict) -> str:
     """For a stale verdict (its days count up to now), the days its latest
     capture proves: 「ページで確認: 9日」; '' otherwise."""
-    if not v.get("stale"):
+    if not v.stale:
         return ""
-    proven = timeline.proven_silence(v, v.get("last_captured_at"))
+    proven = timeline.proven_silence(v, v.last_captured_at)
     if proven is None:
         return ""
     return labels.PROVEN_SHORT.format(days=proven["days"], more="以上" if proven["lower_bound"] else "")
 
 
-def due_today(v: dict, at: datetime) -> bool:
+def due_today(v: Verdict, at: datetime) -> bool:
     """Is the contract's next action due today (Japan time)?  An action due now
     (a reminder, a request, a page to re-read...) is; so is waiting that ends
     today (a reminder or a deadline falls today).  A reminder's date is when a
     request becomes possible, not when the reminder is due."""
-    if v["state"] == "closed":
+    if v.state == "closed":
         return False
-    action = v.get("next_action") or {}
-    kind = action.get("kind")
-    date = labels.local(action.get("date"))
+    action = v.next_action
+    kind = action.kind if action else None
+    date = labels.local(action.date) if action else None
     today = at.astimezone(JST).date()
     if kind == "remind" or (kind in labels.ACTIONS_DUE_NOW and (date is None or date.date() <= today)):
         return True
@@ -258,30 +265,30 @@ def collecting_status(at: datetime) -> dict | None:
 # --- the checklist -------------------------------------------------------------
 
 
-def shown_by_pages(verdict: dict, messages: list[dict]) -> dict[str, list[dict]]:
+def shown_by_pages(verdict: Verdict, messages: list[dict]) -> dict[str, list[dict]]:
     """The steps the pages themselves show as done: the user's own messages
     a day or more after the client's last one (reminders, ``rules.is_reminder``), a delivered contract (its
     delivery), a request the page shows as filed."""
     shown: dict[str, list[dict]] = {kind: [] for kind in STEP_KINDS}
-    last_client = labels.local(verdict.get("last_client_message_at"))
+    last_client = labels.local(verdict.last_client_message_at)
     if last_client is not None:
         for m in messages:
             sent = labels.local(m.get("sent_at"))
             if m.get("sender") == "me" and rules.is_reminder(sent, last_client):
                 shown["reminder_sent"].append({"at": sent, "text": labels.SHOWN_BY_PAGES["reminder_sent"]})
-    if verdict.get("status") == "delivered" or (verdict.get("delivered_at") and verdict.get("platform") == "crowdworks"):
-        shown["report_filed"].append({"at": labels.local(verdict.get("delivered_at")),
+    if verdict.status == "delivered" or (verdict.delivered_at and verdict.platform == "crowdworks"):
+        shown["report_filed"].append({"at": labels.local(verdict.delivered_at),
                                       "text": labels.SHOWN_BY_PAGES["report_filed"]})
-    if verdict.get("escalation") == "requested":
+    if verdict.escalation == "requested":
         shown["request_filed"].append({"at": None, "text": labels.SHOWN_BY_PAGES["request_filed"]})
     return shown
 
 
-def checklist(verdict: dict, steps: list[dict], messages: list[dict], at: datetime) -> list[dict]:
+def checklist(verdict: Verdict, steps: list[dict], messages: list[dict], at: datetime) -> list[dict]:
     """The escalation path of the contract's platform, in order, with its dates;
     each step checked when it is recorded or the pages show it."""
-    platform = verdict["platform"]
-    silent_since = labels.local(verdict.get("silent_since"))
+    platform = verdict.platform
+    silent_since = labels.local(verdict.silent_since)
     by_kind: dict[str, list[dict]] = {kind: [] for kind in STEP_KINDS}
     for step in steps:
         by_kind.setdefault(step["step"], []).append(step)
@@ -289,12 +296,12 @@ def checklist(verdict: dict, steps: list[dict], messages: list[dict], at: dateti
     since = {
         "reminder_sent": silent_since + rules.NUDGE_DAYS * DAY if silent_since else None,
         "report_filed": None,
-        "request_filed": labels.local(verdict.get("eligible_at")),
-        "office_contacted": labels.local(verdict.get("deadline_at")) if platform == "lancers" else timeline.kenshu_due(verdict),
+        "request_filed": labels.local(verdict.eligible_at),
+        "office_contacted": labels.local(verdict.deadline_at) if platform == "lancers" else timeline.kenshu_due(verdict),
     }
     numbers = {"nudge": rules.NUDGE_DAYS, "eligible": rules.ELIGIBLE_DAYS, "deadline": rules.LANCERS_DEADLINE_DAYS,
                "kenshu": rules.KENSHU_DAYS}
-    now_local = at.astimezone(JST).strftime("%Y-%m-%dT%H:%M")
+    now_local = form_instant(at)
     items = []
     for kind, title, text in labels.CHECKLIST.get(platform, labels.CHECKLIST["crowdworks"]):
         done = by_kind.get(kind, [])
@@ -303,7 +310,7 @@ def checklist(verdict: dict, steps: list[dict], messages: list[dict], at: dateti
             "kind": kind, "title": title, "help": text.format(**numbers), "from": since[kind],
             "done": done, "shown": shown.get(kind, []), "checked": bool(done or shown.get(kind)),
             # A recorded step's form shows its date: saving it unchanged records nothing more.
-            "date_value": latest.astimezone(JST).strftime("%Y-%m-%dT%H:%M") if latest else now_local,
+            "date_value": form_instant(latest) if latest else now_local,
         })
     return items
 
@@ -316,10 +323,10 @@ def index():
     at = judged_at()
     show_all = request.args.get("all") == "1"
     verdicts = service.status(get_store(), at)
-    shown = [v for v in verdicts if show_all or v["state"] != "closed"]
+    shown = [v for v in verdicts if show_all or v.state != "closed"]
     counts: dict[str, int] = {}
     for v in verdicts:
-        counts[v["state"]] = counts.get(v["state"], 0) + 1
+        counts[v.state] = counts.get(v.state, 0) + 1
     rows = [row(v, at) for v in shown]
     today = [row(v, at) for v in verdicts if due_today(v, at)]
     return render_template(
@@ -346,7 +353,7 @@ def contract(platform: str, contract_id: str):
         checklist=checklist(verdict, steps, messages, at),
         calendar=calendar_links(verdict, at),
         fresh=freshness(verdict, at), texts=texts(verdict, steps, messages, at), user_name=user_name(), office=labels.OFFICE.get(platform, "事務局"),
-        now_local=at.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
+        now_local=form_instant(at),
         query=at_query("at" in request.args, at),
     )
 
@@ -360,7 +367,7 @@ def evidence(platform: str, contract_id: str):
     snapshots = list(store.db.query(
         "select captured_at, read_state from snapshots where platform = ? and page = 'thread' "
         "and (contract_id = ? or (? is not null and thread_id = ?)) order by captured_at",
-        [platform, contract_id, verdict.get("thread_id"), verdict.get("thread_id")],
+        [platform, contract_id, verdict.thread_id, verdict.thread_id],
     ))
     messages = store.messages(platform, contract_id)
     row = store.contract(platform, contract_id)
@@ -489,7 +496,7 @@ def calendar():
     """The feed of every open contract's dates (subscribed to with the calendar
     token); ``?download=1`` sends it as a file to import."""
     at = judged_at()
-    verdicts = [v for v in service.status(get_store(), at) if v["state"] != "closed"]
+    verdicts = [v for v in service.status(get_store(), at) if v.state != "closed"]
     return calendar_answer(calendar_text(verdicts, at, request.host_url.rstrip("/")), "ghostwatch.ics",
                            download=request.args.get("download") == "1")
 
@@ -512,7 +519,7 @@ def calendar_answer(body: str, filename: str, download: bool):
     )
 
 
-def calendar_links(verdict: dict, at: datetime) -> list[dict]:
+def calendar_links(verdict: Verdict, at: datetime) -> list[dict]:
     """The contract's dates still to come, each with its 「Googleカレンダーに追加」 link."""
     return [{**event, "google": google_url(event)}
             for event in events(verdict, request.host_url.rstrip("/")) if event["start"] > at]
@@ -521,29 +528,29 @@ def calendar_links(verdict: dict, at: datetime) -> list[dict]:
 # --- texts to copy -------------------------------------------------------------
 
 
-def texts(verdict: dict, steps: list[dict], messages: list[dict], at: datetime) -> dict:
-    days = verdict.get("silent_days")
+def texts(verdict: Verdict, steps: list[dict], messages: list[dict], at: datetime) -> dict:
+    days = verdict.silent_days
     done = {s["step"]: s for s in steps}
     # A reminder the pages show (the user's message after the client's last) counts too.
     reminders = shown_by_pages(verdict, messages)["reminder_sent"]
     if "reminder_sent" not in done and reminders:
         done["reminder_sent"] = {"done_at": reminders[-1]["at"]}
     context = {
-        "at": at, "office": labels.OFFICE.get(verdict["platform"], "事務局"),
+        "at": at, "office": labels.OFFICE.get(verdict.platform, "事務局"),
         "user_name": user_name() or labels.USER_NAME_PLACEHOLDER,
         "steps": done,
-        "silence": "" if days is None else f"（{days}日{'以上' if verdict.get('silence_is_lower_bound') else ''}経過）",
-        "deadline": f"（連絡期限 {jdatetime(verdict['deadline_at'])}）" if verdict.get("deadline_at") else "",
+        "silence": "" if days is None else f"（{days}日{'以上' if verdict.silence_is_lower_bound else ''}経過）",
+        "deadline": f"（連絡期限 {jdatetime(verdict.deadline_at)}）" if verdict.deadline_at else "",
     }
     # The texts name the work by its title; without one, by what the platform
     # shows the client (never the store's ``board-…`` key).
-    to_client, to_office = dict(verdict), dict(verdict)
+    to_client = to_office = verdict
     if board_without_job(verdict):
-        to_client["title"] = f"メッセージボード {verdict.get('thread_id')} のお仕事"
-        to_office["contract_id"] = f"{labels.UNKNOWN}（メッセージボード {verdict.get('thread_id')}）"
-    elif not verdict.get("title"):
-        noun = "仕事 ID" if verdict["platform"] == "lancers" else "契約"
-        to_client["title"] = f"{noun} {verdict['contract_id']} のお仕事"
+        to_client = replace(verdict, title=f"メッセージボード {verdict.thread_id} のお仕事")
+        to_office = replace(verdict, contract_id=f"{labels.UNKNOWN}（メッセージボード {verdict.thread_id}）")
+    elif not verdict.title:
+        noun = "仕事 ID" if verdict.platform == "lancers" else "契約"
+        to_client = replace(verdict, title=f"{noun} {verdict.contract_id} のお仕事")
     # Rendered with autoescape (they are .html, so that they ship with the
     # package), hence Markup: escaped once, then placed in a <textarea> as is.
     return {

@@ -13,7 +13,7 @@ import pytest
 from conftest import stop_server
 from extension_helpers import start_server_on
 from server import rules
-from server.labels import PLATFORM_LABELS, STATE_HELP, STATE_LABELS
+from server.labels import PLATFORM_LABELS, STATE_LABELS
 from server.security import EXTENSION_ID
 
 OURS = f"chrome-extension://{EXTENSION_ID}"
@@ -109,7 +109,7 @@ def test_one_table_of_states_served_to_the_extension(server):
     assert [s["state"] for s in table["states"]] == list(rules.URGENCY)
     for entry in table["states"]:
         assert entry["label"] == STATE_LABELS[entry["state"]]
-        assert entry["help"] == STATE_HELP[entry["state"]]
+        assert entry["help"] == rules.STATE_HELP[entry["state"]]
         assert entry["needs_action"] == (entry["state"] in rules.NEEDS_ACTION)
         assert re.fullmatch(r"#[0-9a-f]{6}", entry["color"])
     assert table["platforms"] == PLATFORM_LABELS

@@ -37,7 +37,7 @@ def test_folded_history_does_not_forget_messages_seen_before(store):
     texts = [m["text"] for m in store.messages("crowdworks", "9000001")]
     assert texts == ["最初のご依頼です", "承知しました", "よろしくお願いします", "初稿をお送りします"]
     v = service.verdict(store, "crowdworks", "9000001", T0 + timedelta(days=1))
-    assert v["silent_since"] == "2026-11-12T09:00:00+09:00"
+    assert v.silent_since == parse_instant("2026-11-12T09:00:00+09:00")
 
 
 def test_the_raw_capture_is_kept_compressed_and_stored_once(store):
