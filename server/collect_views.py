@@ -20,7 +20,6 @@ app's cross-site protection and need the session, as every page does.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 
 from collector.timeutil import iso, now
 from server import labels, schedule, security
+from server.collecting import EXIT_MEANINGS
 from server.db import get_store
 from server.paths import data_dir, settings_path, write_settings
 
@@ -102,30 +102,15 @@ def profiles(scheduler: schedule.Scheduler) -> list[dict]:
 
 
 def exit_meanings() -> dict[int, str]:
-    """{code: its meaning in Japanese}, from ``ghostwatch collect``'s own help
-    (``collect_cmd.EXIT_CODES_HELP``), without the English in parentheses."""
-    try:
-        from server.collect_cmd import EXIT_CODES_HELP
-    except ImportError:  # the command without its help: the page shows the code alone
-        return {}
-    meanings: dict[int, str] = {}
-    code = None
-    for line in EXIT_CODES_HELP.splitlines():
-        found = re.match(r"^\s+(\d+)\s+(.*)$", line)
-        if found:
-            code = int(found.group(1))
-            meanings[code] = found.group(2).strip()
-        elif code is not None and line.startswith(" ") and line.strip():
-            meanings[code] += " " + line.strip()
-    return {c: re.sub(r"\s*\([^()]*\)\s*$", "", text).strip() for c, text in meanings.items()}
+    """{code: its meaning in Japanese}: the table ``ghostwatch collect --help`` prints
+    (``collecting.EXIT_MEANINGS``), without the English."""
+    return {code: ja.replace("\n", " ") for code, (ja, _en) in EXIT_MEANINGS.items()}
 
 
 def meaning(code: int | None, platform: str) -> str:
     if code is None:
         return ""
     text = exit_meanings().get(code)
-    if code == 130 and text is None:
-        text = "中断しました。読めた分は保存済みです"
     if text is None:
         return f"予期しないエラーで終わりました（終了コード {code}）"
     return text.replace("--platform P", f"--platform {platform}")
