@@ -8,7 +8,7 @@ datetimes themselves with ``server.labels``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from collector.timeutil import iso
@@ -21,9 +21,6 @@ class Reason:
 
     text: str
     met: bool | None = None
-
-    def to_json(self) -> dict:
-        return {"text": self.text, "met": self.met}
 
 
 @dataclass(slots=True)
@@ -75,18 +72,33 @@ class Verdict:
 
     def to_json(self) -> dict:
         """The verdict as JSON: instants as ISO 8601 in Japan time."""
-        out = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, datetime):
-                value = iso(value)
-            elif f.name == "reasons":
-                value = [r.to_json() for r in value]
-            elif f.name == "next_action":
-                value = value.to_json() if value is not None else None
-            elif f.name == "steps":
-                value = {k: iso(v) for k, v in value.items()}
-            elif f.name == "fact_sources":
-                value = dict(value)
-            out[f.name] = value
-        return out
+        action = self.next_action
+        return {
+            "platform": self.platform,
+            "contract_id": self.contract_id,
+            "thread_id": self.thread_id,
+            "title": self.title,
+            "client": self.client,
+            "url": self.url,
+            "pay_type": self.pay_type,
+            "status": self.status,
+            "list_status": self.list_status,
+            "escalation": self.escalation,
+            "state": self.state,
+            "silent_since": iso(self.silent_since),
+            "silent_days": self.silent_days,
+            "silence_is_lower_bound": self.silence_is_lower_bound,
+            "last_client_message_at": iso(self.last_client_message_at),
+            "eligible_at": iso(self.eligible_at),
+            "deadline_at": iso(self.deadline_at),
+            "reasons": [{"text": r.text, "met": r.met} for r in self.reasons],
+            "next_action": action.to_json() if action is not None else None,
+            "last_captured_at": iso(self.last_captured_at),
+            "unreadable_reason": self.unreadable_reason,
+            "delivered_at": iso(self.delivered_at),
+            "source": self.source,
+            "fact_sources": dict(self.fact_sources),
+            "steps": {step: iso(done) for step, done in self.steps.items()},
+            "stale": self.stale,
+            "capture_age_days": self.capture_age_days,
+        }

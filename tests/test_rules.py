@@ -278,3 +278,12 @@ def test_the_help_of_each_state_says_the_rule_numbers_of_the_rules():
     assert f"{rules.ELIGIBLE_DAYS}日以上" in rules.STATE_HELP["not_eligible"]
     assert f"{rules.NUDGE_DAYS}日以上" in rules.STATE_HELP["nudge"]
     assert not any("{" in text for text in rules.STATE_HELP.values())
+
+
+def test_a_verdicts_json_has_every_field_of_the_verdict(store):
+    from dataclasses import fields
+
+    from server.verdict import Verdict
+
+    v = cw_silent_since(store, parse_instant("2026-11-14T10:00:00+09:00"), at=CAPTURED)
+    assert list(v.to_json()) == [f.name for f in fields(Verdict)]  # the JSON's keys, in the class's order
