@@ -690,7 +690,7 @@ def _read_list(page: FetchedPage) -> tuple[ContractList | None, str]:
     """The reading of a fetched list page (also stored on ``page.reading``), or
     None with the reason when it is not a contract list."""
     try:
-        page.reading = read_page(page.html, page.url, page.captured_at)
+        page.reading = read_page(page.html, page.url)
     except UnsupportedURL:
         page.reading = None
         return None, f"想定外のページに移動しました（{_safe_url(page.url)}）"

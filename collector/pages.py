@@ -9,7 +9,6 @@ platform live in its own module (``collector.lancers``,
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from collector import crowdworks, lancers
@@ -46,15 +45,14 @@ def identify(url: str) -> PageRef:
     )
 
 
-def read_page(html: str | bytes, url: str, captured_at: datetime,
-              responses: list[Response] | list[dict] | None = None) -> Reading:
-    """Read a capture.  Raises UnsupportedURL or NotAPage for bad input (and
-    ValueError for a ``responses`` list of the wrong shape); a page whose
-    layout or JSON is not recognised comes back as ``Unreadable``.
+def read_page(html: str | bytes, url: str, responses: list[Response] | list[dict] | None = None) -> Reading:
+    """Read a capture: its page's HTML, its URL and the platform's JSON the page
+    loaded.  Raises UnsupportedURL or NotAPage for bad input (and ValueError for
+    a ``responses`` list of the wrong shape); a page whose layout or JSON is not
+    recognised comes back as ``Unreadable``.
 
     Every time a capture holds is absolute, so the reading does not depend on
-    ``captured_at`` (kept by the caller, and by the store, as the capture's
-    instant)."""
+    when it was captured (the caller, and the store, keep that instant)."""
     ref = identify(url)
     responses = parse_responses(responses)
     doc = parse_html(html)

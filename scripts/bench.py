@@ -52,7 +52,6 @@ def bench_parse(repeat: int = 15) -> dict:
 
     from collector.html import parse_html
     from collector.pages import read_page
-    from collector.timeutil import parse_instant
 
     def size(meta_path: Path) -> int:
         responses = meta_path.with_name(f"{meta_path.stem}.responses.json")
@@ -66,7 +65,6 @@ def bench_parse(repeat: int = 15) -> dict:
     raw = largest.with_suffix(".html").read_bytes()
     responses_path = largest.with_name(f"{largest.stem}.responses.json")
     responses = json.loads(responses_path.read_text(encoding="utf-8")) if responses_path.exists() else []
-    captured = parse_instant(meta["captured_at"])
     parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)  # the readers' parser
 
     def floor_once():
@@ -80,7 +78,7 @@ def bench_parse(repeat: int = 15) -> dict:
     floor, ours = [], []
     for _ in range(repeat):
         floor.append(_median_time(floor_once, 1))
-        ours.append(_median_time(lambda: read_page(raw, meta["url"], captured, responses), 1))
+        ours.append(_median_time(lambda: read_page(raw, meta["url"], responses), 1))
     floor_s, ours_s = statistics.median(floor), statistics.median(ours)
     return {
         "capture": f"{largest.parent.name}/{largest.stem}",

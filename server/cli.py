@@ -175,7 +175,7 @@ def parse(file, url, captured_at, responses_file):
     Read a saved capture and print what it says, as JSON."""
     capture = load_capture(file, url, captured_at, responses_file)
     try:
-        reading = read_page(capture.html, capture.url, capture.captured_at, capture.responses)
+        reading = read_page(capture.html, capture.url, capture.responses)
     except (UnsupportedURL, NotAPage) as err:
         raise BadInput(f"{file}: {err}") from err
     dump(reading.to_json())
@@ -201,7 +201,7 @@ def ingest(files, url, captured_at, responses_file, at, db_path):
     captures = [load_capture(path, url, captured_at, responses_file) for path in files]
     for path, capture in zip(files, captures):  # refuse bad input before anything is written
         try:
-            read_page(capture.html, capture.url, capture.captured_at, capture.responses)
+            read_page(capture.html, capture.url, capture.responses)
         except (UnsupportedURL, NotAPage) as err:
             raise BadInput(f"{path}: {err}（データベースには何も書き込んでいません）") from err
     answers = []

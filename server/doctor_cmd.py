@@ -31,7 +31,7 @@ from collector.pages import identify, read_page
 from collector.reading import NotAPage, UnsupportedURL
 from collector.reading import ContractList, Unreadable
 from collector.redact import Redactor
-from collector.timeutil import iso, now, parse_instant
+from collector.timeutil import iso, now
 from server import __version__, labels
 from server.collect_cmd import _sigterm_as_exit, browser_options, fetch_options
 from server.collecting import profile_for
@@ -110,10 +110,10 @@ def _label(platform: str) -> str:
     return labels.PLATFORM_LABELS.get(platform, platform)
 
 
-def _read(html: str | bytes, url: str, captured_at, responses) -> object:
+def _read(html: str | bytes, url: str, responses) -> object:
     """The reading of a capture; an Unreadable (never an exception) for what is no page."""
     try:
-        return read_page(html, url, captured_at, responses)
+        return read_page(html, url, responses)
     except (UnsupportedURL, NotAPage, ValueError) as err:
         try:
             ref = identify(url)
@@ -136,7 +136,7 @@ def snapshot_report(store, snapshot_id: int, redactor: Redactor) -> dict:
         raise KeyError(snapshot_id)
     url, platform, page_kind, captured_at, source, read_state, reason = row
     html, responses = store.snapshot_capture(snapshot_id)
-    reading = _read(html, url, parse_instant(captured_at), responses)
+    reading = _read(html, url, responses)
     kind = "thread" if page_kind in ("thread", "inquiry") else "contract_list"
     page = markers.Page(platform, kind, url, html.decode("utf-8", "replace"), responses, reading)
     check = markers.check_pages(platform, [page], redactor)
@@ -233,7 +233,7 @@ def run_platform(platform: str, profile: Path, options, limit: int, sleeper=None
                 if isinstance(item, FailedPage):
                     run.failed.append({"url": item.url, "error": item.error})
                     break
-                reading = _read(item.html, item.url, item.captured_at, item.responses)
+                reading = _read(item.html, item.url, item.responses)
                 run.pages.append(markers.Page(platform, "contract_list", item.url, item.html, item.responses, reading))
                 if not isinstance(reading, ContractList):
                     break
@@ -275,7 +275,7 @@ def run_platform(platform: str, profile: Path, options, limit: int, sleeper=None
                 if isinstance(item, FailedPage):
                     run.failed.append({"url": item.url, "error": item.error})
                     continue
-                reading = _read(item.html, item.url, item.captured_at, item.responses)
+                reading = _read(item.html, item.url, item.responses)
                 run.pages.append(markers.Page(platform, "thread", item.url, item.html, item.responses, reading,
                                               listed_status=c.status, listed_id=str(c.contract_id)))
     except NotLoggedIn as err:

@@ -513,7 +513,7 @@ def _read_safely(html: bytes, url: str, responses: list[Response]) -> Reading:
     capture is kept for ``reparse``), while input that is not a page raises
     NotAPage."""
     try:
-        return read_page(html, url, now(), responses)
+        return read_page(html, url, responses)
     except (NotAPage, UnsupportedURL):
         raise
     except Exception as err:  # noqa: BLE001 - reported as unreadable, never guessed

@@ -20,7 +20,7 @@ def iso_exact(value):
 def read(name, html=None, responses=None):
     p = page(name)
     return read_page(html if html is not None else p.html.read_text(encoding="utf-8"), p.url,
-                     parse_instant(p.meta["captured_at"]), p.responses_list() if responses is None else responses)
+                     p.responses_list() if responses is None else responses)
 
 
 def with_body(name, url_part, change):

@@ -219,7 +219,7 @@ def test_a_capture_reads_as_the_corpus_says(captures, url, name):
     expected = json.loads((CORPUS / f"{name}.json").read_text(encoding="utf-8"))["expected"]
     for capture in captures[url]:  # both ways in
         c = Capture.from_json(capture)
-        reading = read_page(c.html, c.url, c.captured_at, responses=c.responses)
+        reading = read_page(c.html, c.url, responses=c.responses)
         assert type(reading).__name__ == "Thread", getattr(reading, "reason", reading)
         assert reading.thread_id == expected["thread_id"]
         assert reading.contract_id == expected["contract_id"]

@@ -159,7 +159,7 @@ def test_collect_now_reads_the_logged_in_platform_with_progress_on_the_page(site
     crowdworks = page.locator("#run-platforms li[data-platform=crowdworks]")
     expect(crowdworks).to_have_attribute("data-state", "done", timeout=120_000)
     count = len(listed_ids("crowdworks"))
-    expect(crowdworks).to_contain_text(f"完了")
+    expect(crowdworks).to_contain_text("完了")
     expect(crowdworks).to_contain_text(f"{count}件中 {count}件を読み取り")
     expect(page.locator("#run-platforms li[data-platform=lancers]")).to_have_count(0)  # not run
     expect(page.locator("#run-summary")).to_contain_text("いま更新")

@@ -313,14 +313,13 @@ def test_disagreements_between_reading_and_page():
 
     from collector import markers
     from collector.pages import read_page
-    from collector.timeutil import parse_instant
 
     page = next(p for p in pages() if p.name == "crowdworks/contract_recent")
     doc = etree.fromstring(page.html.read_bytes(), etree.HTMLParser(encoding="utf-8"))
     item = doc.xpath("//*[@id='message-429201803']")[0]
     item.getparent().remove(item)
     html = etree.tostring(doc, method="html", encoding="unicode")
-    reading = read_page(html, page.url, parse_instant(page.meta["captured_at"]), page.responses_list())
+    reading = read_page(html, page.url, page.responses_list())
     assert reading.status == "in_progress"
     checked = markers.Page("crowdworks", "thread", page.url, html, page.responses_list(), reading,
                            listed_status="delivered", listed_id=page.expected["contract_id"])

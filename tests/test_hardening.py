@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, free_port, start_server, stop_server
-from serverkit import corpus_page, no_redirect, post_corpus, snapshot_body
+from serverkit import no_redirect, post_corpus, snapshot_body
 
 SECRET = "SECRET-QUERY-7c1e"
 

@@ -18,7 +18,6 @@ import pytest
 from collector.pages import read_page
 from collector.reading import NotAPage
 from collector.reading import ContractList, Inquiry, Thread, Unreadable
-from collector.timeutil import parse_instant
 from corpus import pages
 from server.store import Store
 
@@ -87,7 +86,7 @@ def test_mutated_captures_always_read_as_a_reading_or_unreadable():
     for n in range(CASES):
         page, html, responses = _mutated(rng)
         try:
-            reading = read_page(html, page.url, parse_instant(page.meta["captured_at"]), responses)
+            reading = read_page(html, page.url, responses)
         except NotAPage:
             kinds["not_a_page"] = kinds.get("not_a_page", 0) + 1  # refused input: nothing would be stored
             continue

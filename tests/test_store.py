@@ -182,7 +182,7 @@ def test_a_v1_database_is_migrated_and_reread_with_nothing_lost(tmp_path):
     conn.execute("delete from _sqlite_migrations where name = 'm002_captures'")
     for table, column in (("snapshot_blobs", "kind"), ("snapshots", "thread_id"), ("contracts", "thread_id"),
                           ("contracts", "source"), ("contracts", "fact_sources")):
-        conn.execute(f"drop index if exists idx_contracts_platform_thread_id")
+        conn.execute("drop index if exists idx_contracts_platform_thread_id")
         conn.execute(f"alter table {table} drop column {column}")
     conn.execute("delete from contracts")
     conn.execute("insert into contracts (platform, contract_id, url, read_state) values "
