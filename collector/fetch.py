@@ -64,9 +64,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from collector import browser as browsers
+from collector import lancers
 from collector.pages import read_page
 from collector.reading import ContractList, ListedContract, NotAPage, Reading, UnsupportedURL
 from collector.timeutil import now
+
+# Playwright is imported where a browser starts (``Browser.open``, ``login``):
+# the server imports this module through ``server.collecting`` and never drives
+# a browser itself, so its start-up does not pay for Playwright.
 
 log = logging.getLogger("ghostwatch.fetch")
 
@@ -230,15 +235,11 @@ def capture_script_path() -> Path:
     beside the ``collector`` package in the source tree, else the copy an
     installed wheel ships as the data of the ``ghostwatch_extension`` package
     (pyproject.toml maps ``extension/`` to it)."""
-    import collector
-
-    source = Path(collector.__file__).resolve().parent.parent / "extension" / "capture.js"
+    source = Path(__file__).resolve().parent.parent / "extension" / "capture.js"
     if source.is_file():
         return source
     try:
-        from importlib.util import find_spec
-
-        spec = find_spec("ghostwatch_extension")
+        spec = importlib.util.find_spec("ghostwatch_extension")
     except (ImportError, ValueError):
         spec = None
     for location in (spec.submodule_search_locations or []) if spec else []:
@@ -726,8 +727,6 @@ def join_lancers_boards(browser: Browser, job_ids: Sequence[str], sleeper: Sleep
     ``FetchError`` when it cannot be loaded; a board whose detail cannot be
     read is passed over (its job, if any, is reported as not found).
     ``on_board(n)`` is told the number of boards checked so far."""
-    from collector import lancers
-
     options = browser.options
     wanted = {str(j) for j in job_ids}
     found: dict[str, str] = {}
@@ -778,8 +777,6 @@ def join_lancers_boards(browser: Browser, job_ids: Sequence[str], sleeper: Sleep
 
 def _captured_job(item: FetchedPage, board: str) -> str | None:
     """The job a Lancers capture's board detail names (None: not readable or an inquiry)."""
-    from collector import lancers
-
     detail_url = urlsplit(lancers.board_detail_url(board))
     for r in item.responses:
         parts = urlsplit(r["url"])

@@ -27,10 +27,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from collector import crowdworks, lancers
 from collector.capture import find_response, parse_responses
-from collector.html import class_has_stem, has_class, has_stem, text_of, visible_text
+from collector.html import class_has_stem, has_class, has_stem, parse_html, text_of, visible_text
+from collector.pages import UnsupportedURL, identify
 from collector.reading import ContractList, Inquiry, LayoutError, Thread, Unreadable
 from collector.redact import Redactor, time_pattern
 
@@ -108,8 +110,6 @@ class Page:
     def __post_init__(self):
         self.responses = parse_responses(self.responses)
         if self.html and self.doc is None:
-            from collector.html import parse_html
-
             try:
                 self.doc = parse_html(self.html)
             except Exception:  # noqa: BLE001 - not HTML: markers of the page are missing
@@ -292,8 +292,6 @@ def _lancers_markers() -> list[Marker]:
 def _board_id(p: Page) -> str | None:
     tid = getattr(p.reading, "thread_id", None)
     if tid is None:
-        from collector.pages import UnsupportedURL, identify
-
         try:
             tid = identify(p.url).thread_id
         except UnsupportedURL:
@@ -578,8 +576,6 @@ def key_types(value, prefix: str = "", out: dict | None = None) -> dict[str, set
 
 def endpoint_of(platform: str, url: str) -> str:
     """A response's endpoint with its ids as ``<id>``: the name its keys are reported under."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     path = re.sub(r"/\d+", "/<id>", parts.path)
     if platform == "lancers" and path.endswith("/messages"):

@@ -39,7 +39,7 @@ import json
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-from collector.html import parse_html
+from collector.html import html_fragment_text, parse_html
 
 # --- time formats --------------------------------------------------------------
 
@@ -389,7 +389,6 @@ class Redactor:
             if pattern.startswith("ISO") or re.search(r"YYYY|MM|DD|HH", pattern) and "<" not in pattern:
                 return f"str {pattern}"
             if "<" in value and ">" in value:
-                from collector.html import html_fragment_text
                 return f"str html({len(value)}) {shape(html_fragment_text(value), 8)}"
             return f"str({len(value)}) {shape(value, 8)}"
         return type(value).__name__

@@ -23,6 +23,7 @@ import click
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from server import click_ja
@@ -319,8 +320,6 @@ def reparse(db_path):
     contracts and messages are rebuilt from the raw snapshots (your recorded
     steps are kept).
     """
-    from rich.progress import Progress
-
     with open_store(db_path) as store:
         total = store.snapshot_count()
         with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:

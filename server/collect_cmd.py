@@ -18,7 +18,11 @@ import threading
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from collector.fetch import BrowserError, FetchOptions, LoginAborted
+from collector.fetch import login as run_login
 from server import labels
 from server.collecting import (
     EXIT_BROWSER,
@@ -153,8 +157,6 @@ def login(platform, browser_path, browser_args, ignore_https_errors, headed, pro
 
     Log in to Lancers or CrowdWorks in ghostwatch's own browser profile.
     """
-    from collector.fetch import BrowserError, FetchOptions, LoginAborted
-    from collector.fetch import login as run_login
 
     profile = profile_for(platform, profile_dir)
     options = FetchOptions(
@@ -269,11 +271,6 @@ def collect(platform, browser_path, browser_args, ignore_https_errors, headed, p
 
     Read every open contract from Lancers / CrowdWorks with your logged-in session.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from collector.fetch import FetchOptions
-
     platforms = PLATFORMS if platform == "all" else (platform,)
     options = FetchOptions(
         browser_path=browser_path,

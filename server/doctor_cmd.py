@@ -26,7 +26,21 @@ from pathlib import Path
 
 import click
 
-from collector import markers
+from collector import lancers, markers
+from collector.fetch import (
+    Browser,
+    BrowserError,
+    FailedPage,
+    FetchError,
+    FetchOptions,
+    HumanCheck,
+    NotLoggedIn,
+    Sleeper,
+    join_lancers_boards,
+    later_selector,
+    platform_module,
+    ready_selector,
+)
 from collector.pages import identify, read_page
 from collector.reading import NotAPage, UnsupportedURL
 from collector.reading import ContractList, Unreadable
@@ -36,6 +50,7 @@ from server import __version__, labels
 from server.collect_cmd import _sigterm_as_exit, browser_options, fetch_options
 from server.collecting import profile_for
 from server.options import BadInput, db_option, open_store
+from server.paths import PRIVATE_DIR, data_dir, make_private, write_private
 
 PLATFORMS = ("lancers", "crowdworks")
 
@@ -74,8 +89,6 @@ LEVEL_TEXT = {"every": "全ページ", "some": "いずれかのページ", "stat
 
 def redact_key() -> bytes:
     """The installation's secret for the ids' hashes (``redact.key``, mode 0600, made once)."""
-    from server.paths import data_dir, make_private, write_private
-
     path = data_dir() / "redact.key"
     try:
         text = path.read_text(encoding="utf-8").strip()
@@ -89,8 +102,6 @@ def redact_key() -> bytes:
 
 
 def reports_dir() -> Path:
-    from server.paths import PRIVATE_DIR, data_dir
-
     path = data_dir() / "reports"
     path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     path.chmod(PRIVATE_DIR)
@@ -99,8 +110,6 @@ def reports_dir() -> Path:
 
 def write_report(report: dict, name: str, output: Path | None = None) -> Path:
     """The report as JSON, mode 0600: at ``output``, or ``reports/<name>-<time>.json``."""
-    from server.paths import write_private
-
     path = Path(output) if output else reports_dir() / f"{name}-{now().strftime('%Y%m%d-%H%M%S')}.json"
     write_private(path, json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     return path
@@ -203,21 +212,6 @@ class _Recording:
 
 def run_platform(platform: str, profile: Path, options, limit: int, sleeper=None) -> PlatformRun:
     """Open and read each page kind of one platform; never raises for the site's answers."""
-    from collector import lancers
-    from collector.fetch import (
-        Browser,
-        BrowserError,
-        FailedPage,
-        FetchError,
-        HumanCheck,
-        NotLoggedIn,
-        Sleeper,
-        join_lancers_boards,
-        later_selector,
-        platform_module,
-        ready_selector,
-    )
-
     run = PlatformRun(platform)
     sleeper = sleeper or Sleeper()
     module = platform_module(platform)
@@ -384,8 +378,6 @@ def doctor(platform, limit, output, delay, timeout, retries, backoff, browser_pa
     Checks what Lancers / CrowdWorks send against what ghostwatch's readers rely
     on, and writes a redacted report to send with an issue.
     """
-    from collector.fetch import FetchOptions
-
     options = FetchOptions(browser_path=browser_path, browser_args=browser_args, headless=not headed,
                            ignore_https_errors=ignore_https_errors, timeout=timeout, retries=retries,
                            delay=delay, backoff=backoff)

@@ -9,6 +9,7 @@ import click
 
 from collector.timeutil import parse_instant
 from server.paths import default_db_path, secure_db
+from server.store import Store
 
 
 class BadInput(click.ClickException):
@@ -39,8 +40,6 @@ def resolve_db(db_path: Path | None) -> Path:
 def open_store(db_path: Path | None):
     """The store at ``--db`` (or the default), its files made private first
     (0600, and 0700 for the data directory: ``server.paths.secure_db``)."""
-    from server.store import Store
-
     return Store(secure_db(resolve_db(db_path)))
 
 

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from flask import Request, current_app
 
-from server.paths import make_private, write_private
+from server.paths import calendar_token_path, make_private, write_private
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
@@ -95,8 +95,6 @@ def same_token(given: str | None, expected: str | None) -> bool:
 def calendar_token() -> str:
     """The calendar feed's read-only token (``calendar_token`` in the data
     directory), read on each use so ``token --calendar --reset`` takes effect at once."""
-    from server.paths import calendar_token_path
-
     return ensure_token(calendar_token_path())
 
 

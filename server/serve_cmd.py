@@ -35,8 +35,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import click
+from waitress.server import create_server
 
+from server import schedule
+from server.app import MAX_BODY_BYTES, create_app
 from server.options import db_option, resolve_db
+from server.paths import calendar_token_path, data_dir, make_private, secure_db, sessions_path, settings_path, token_path
+from server.security import ensure_token, forget_sessions, write_token
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 THREADS = 8
@@ -51,8 +56,6 @@ log = logging.getLogger("ghostwatch.access")
 
 
 def load_settings() -> dict:
-    from server.paths import make_private, settings_path
-
     path = settings_path()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -99,8 +102,6 @@ def listen_address(host: str, expose: bool) -> tuple[str, str, tuple[str, ...]]:
 
 def make_server(app, host: str, port: int, body_limit: int):
     """A waitress server bound to ``host:port`` (raises OSError when it cannot bind)."""
-    from waitress.server import create_server
-
     return create_server(
         app, host=host, port=port, threads=THREADS, channel_timeout=CHANNEL_TIMEOUT, cleanup_interval=CLEANUP_INTERVAL,
         connection_limit=CONNECTION_LIMIT, max_request_body_size=body_limit * BODY_LIMIT_SLACK,
@@ -187,11 +188,6 @@ def start_schedule(db_path, settings: dict):
     """The collector on a schedule (``server.schedule``), when the settings enable it."""
     if not settings.get("collect_interval_minutes"):
         return None
-    try:
-        from server import schedule
-    except ImportError:  # the collector is not installed with this server
-        click.echo("定期収集の設定がありますが、server.schedule がありません（無視します）。", err=True)
-        return None
     return schedule.start(db_path, settings)
 
 
@@ -214,10 +210,6 @@ def register(cli):
 
         画面のアドレスをトークンつきで表示します。一度開くと、このブラウザはログインしたままになります。
         """
-        from server.app import MAX_BODY_BYTES, create_app
-        from server.paths import data_dir, secure_db, token_path
-        from server.security import ensure_token
-
         setup_logging(verbose)
         bind, shown_host, extra_hosts = listen_address(host, expose)
         db = secure_db(resolve_db(db_path))
@@ -269,9 +261,6 @@ def register(cli):
     @click.option("--calendar", is_flag=True, help="拡張機能用ではなく、カレンダー購読用の読み取り専用トークン。")
     def token(reset, calendar):
         """拡張機能と接続するためのトークンを表示します（初回は作ります）。"""
-        from server.paths import calendar_token_path, sessions_path, token_path
-        from server.security import ensure_token, forget_sessions, write_token
-
         path = calendar_token_path() if calendar else token_path()
         value = write_token(path) if reset else ensure_token(path)
         click.echo(value)

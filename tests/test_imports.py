@@ -54,3 +54,29 @@ def test_the_import_graph_has_no_cycles():
 def test_platform_readers_never_import_their_dispatcher():
     edges = graph()
     assert "collector.pages" not in edges["collector.lancers"] | edges["collector.crowdworks"]
+
+
+# Imported inside a function on purpose, and why: Playwright is slow to import
+# and only a browser needs it (the server imports collector.fetch and never
+# starts one).
+LAZY_IMPORTS = {"playwright.sync_api"}
+
+
+def test_ghostwatch_modules_are_imported_at_the_top_of_a_module():
+    """An import inside a function hides a dependency (and can hide a cycle):
+    every import is at the top of its module, but the deliberate lazy ones."""
+    inside = []
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).glob("*.py")):
+            for func in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                for node in ast.walk(func):
+                    if isinstance(node, ast.Import):
+                        names = [alias.name for alias in node.names]
+                    elif isinstance(node, ast.ImportFrom):
+                        names = [node.module or "."]
+                    else:
+                        continue
+                    inside += [f"{pkg}/{path.name}:{node.lineno} {name}" for name in names if name not in LAZY_IMPORTS]
+    assert inside == []
