@@ -9,6 +9,8 @@ Core:
 - reading the largest corpus capture (``read_page`` of its HTML and responses)
   against its floor: ``json.loads`` of its responses plus a bare lxml parse of
   its HTML with the readers' own parser, in the same run (target: at most 2x);
+  with BeautifulSoup installed (``pip install -e '.[bench]'``), building its
+  tree of the same HTML too, side by side: why the readers use lxml directly;
 - ``ghostwatch status --json`` on a generated database of 2,000 contracts with
   200 messages each (target: under 0.3 s), plus peak memory.
 
@@ -72,14 +74,29 @@ def bench_parse(repeat: int = 15) -> dict:
             json.loads(response["body"])
         etree.fromstring(raw, parser)
 
+    try:
+        from bs4 import BeautifulSoup  # optional: the '.[bench]' extra
+    except ImportError:
+        BeautifulSoup = None
+
     assert parse_html(raw) is not None
-    # Interleave the two so that both see the same machine load; nothing is
+    # Interleave them so that all see the same machine load; nothing is
     # cached between iterations (the readers keep no cache).
     floor, ours = [], []
     for _ in range(repeat):
         floor.append(_median_time(floor_once, 1))
         ours.append(_median_time(lambda: read_page(raw, meta["url"], responses), 1))
     floor_s, ours_s = statistics.median(floor), statistics.median(ours)
+    # BeautifulSoup in a run of its own (its large trees would weigh on the
+    # floor's timing), side by side with read_page again.
+    again, soup_lxml, soup_python = [], [], []
+    for _ in range(repeat if BeautifulSoup is not None else 0):
+        again.append(_median_time(lambda: read_page(raw, meta["url"], responses), 1))
+        soup_lxml.append(_median_time(lambda: BeautifulSoup(raw, "lxml"), 1))
+        soup_python.append(_median_time(lambda: BeautifulSoup(raw, "html.parser"), 1))
+
+    def ms(times):
+        return round(statistics.median(times) * 1000, 2) if times else None
     return {
         "capture": f"{largest.parent.name}/{largest.stem}",
         "bytes": len(raw) + sum(len(r["body"].encode("utf-8")) for r in responses),
@@ -88,6 +105,10 @@ def bench_parse(repeat: int = 15) -> dict:
         "read_page_ms": round(ours_s * 1000, 2),
         "ratio": round(ours_s / floor_s, 2),
         "target_ratio": 2.0,
+        # BeautifulSoup's tree of the same HTML alone (no reading), when installed.
+        "bs4_read_page_ms": ms(again),
+        "bs4_lxml_ms": ms(soup_lxml),
+        "bs4_html_parser_ms": ms(soup_python),
     }
 
 
@@ -192,6 +213,13 @@ def main(argv=None) -> int:
             print(f"read_page {p['capture']} ({p['bytes']:,} bytes, {p['responses']} responses): "
                   f"{p['read_page_ms']} ms; floor (json.loads of the responses + lxml parse of the HTML): "
                   f"{p['floor_ms']} ms -> {p['ratio']}x (target <= 2x)")
+            if p["bs4_lxml_ms"] is None:
+                print("BeautifulSoup: not installed (pip install -e '.[bench]' to compare)")
+            else:
+                print(f"BeautifulSoup's tree of the same HTML, no reading: {p['bs4_lxml_ms']} ms with lxml "
+                      f"({p['bs4_lxml_ms'] / p['bs4_read_page_ms']:.1f}x read_page), {p['bs4_html_parser_ms']} ms "
+                      f"with html.parser ({p['bs4_html_parser_ms'] / p['bs4_read_page_ms']:.1f}x read_page; "
+                      f"read_page {p['bs4_read_page_ms']} ms in the same run)")
             print(f"status --json, {s['contracts']:,} contracts x {s['messages_per_contract']} messages: "
                   f"{s['status_json_command_s']} s as a command (python start-up alone {s['python_startup_s']} s), "
                   f"{s['status_in_process_s']} s in-process (target < 0.3 s); "
