@@ -35,13 +35,21 @@ from server.errors import (  # noqa: F401 - MAX_BODY_BYTES: serve_cmd sizes wait
     out_of_range,
     page_error,
     quoted_path,
+    settings_unreadable,
     too_large,
     unauthorised_page,
     unexpected_error,
 )
 from server.neutral import plain
 from server.options import resolve_db
-from server.paths import calendar_token_path, secure_data_files, secure_db, sessions_path, token_path
+from server.paths import (
+    SettingsUnreadable,
+    calendar_token_path,
+    secure_data_files,
+    secure_db,
+    sessions_path,
+    token_path,
+)
 
 def create_app(db_path: str | Path | None = None, token: str | None = None, port: int | None = None,
                settings: dict | None = None, scheduler=None, extra_hosts: tuple[str, ...] = ()) -> Flask:
@@ -83,6 +91,7 @@ def create_app(db_path: str | Path | None = None, token: str | None = None, port
     app.after_request(security.secure_headers)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(OverflowError, out_of_range)
+    app.register_error_handler(SettingsUnreadable, settings_unreadable)
     app.register_error_handler(Exception, unexpected_error)
     app.jinja_env.globals["version"] = __version__
     app.context_processor(calendar_context)

@@ -19,7 +19,6 @@ app's cross-site protection and need the session, as every page does.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from collector.timeutil import iso, now
 from server import labels, schedule, security
 from server.collecting import EXIT_MEANINGS
 from server.db import get_store
-from server.paths import data_dir, settings_path, write_settings
+from server.paths import data_dir, update_settings
 
 bp = Blueprint("collect_views", __name__)
 
@@ -239,19 +238,6 @@ def collect_now():
     return redirect(url_for("collect_views.collect_page", started="1") + "#progress", code=303)
 
 
-def stored_settings() -> dict:
-    path = settings_path()
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError):
-        abort(400, description=f"設定ファイル {path} が読めないため、上書きしません。ファイルを直すか消してください。")
-    if not isinstance(stored, dict):
-        abort(400, description=f"設定ファイル {path} の形式が正しくないため、上書きしません。")
-    return stored
-
-
 @bp.post("/collect/schedule")
 def save_schedule():
     """The schedule: saved in settings.json (every other setting kept), applied at once."""
@@ -264,8 +250,8 @@ def save_schedule():
         abort(400, description="知らないサイトが指定されました。")
     if enabled and not platforms:
         abort(400, description="自動収集するサイトを 1 つ以上選んでください。")
-    stored = stored_settings()
     changes: dict = {"collect_enabled": enabled, "collect_platforms": platforms}
+    remove: tuple[str, ...] = ()
     if every == "daily":
         daily_at = form.get("daily_at", "").strip()
         if not schedule.HHMM.match(daily_at):
@@ -279,11 +265,11 @@ def save_schedule():
         if not schedule.MIN_INTERVAL_MINUTES <= minutes <= 7 * schedule.DAILY_MINUTES:
             abort(400, description="収集の間隔が正しくありません（5分から7日まで）。")
         changes["collect_interval_minutes"] = int(minutes) if minutes.is_integer() else minutes
-        stored.pop("collect_daily_at", None)
-        current_app.config["GHOSTWATCH_SETTINGS"].pop("collect_daily_at", None)
-    stored.update(changes)
-    write_settings(stored)
+        remove = ("collect_daily_at",)
+    update_settings(changes, remove=remove)  # SettingsUnreadable: a 400 page, nothing written
     live = current_app.config["GHOSTWATCH_SETTINGS"]
+    for key in remove:
+        live.pop(key, None)
     live.update(changes)
     collector().configure(live)
     return redirect(url_for("collect_views.collect_page", saved="1") + "#schedule", code=303)

@@ -9,6 +9,8 @@ from urllib.parse import quote
 from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from server.paths import SettingsUnreadable
+
 MAX_BODY_BYTES = 10 * 1024 * 1024
 PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
@@ -76,6 +78,12 @@ def out_of_range(err: OverflowError):
     if is_api(request.path):
         return api_error(422, "out_of_range", message)
     return page_error(400, ERROR_TITLES[400], message)
+
+
+def settings_unreadable(err: SettingsUnreadable):
+    """A form that changes ``settings.json`` while the file is there but unreadable:
+    nothing is written over it (the user's other settings are in it)."""
+    return page_error(400, ERROR_TITLES[400], f"{err}。上書きしません。ファイルを直すか消してください。")
 
 
 def unexpected_error(err: Exception):

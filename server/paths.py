@@ -143,6 +143,37 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
+class SettingsUnreadable(ValueError):
+    """``settings.json`` is there but is not a JSON object (the message says so, in Japanese)."""
+
+
+def read_settings() -> dict:
+    """``settings.json`` as a dict; ``{}`` when there is none.  Raises
+    ``SettingsUnreadable`` when it cannot be read or is not a JSON object."""
+    path = settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        raise SettingsUnreadable(f"設定ファイル {path} が読めません（{err}）") from err
+    if not isinstance(data, dict):
+        raise SettingsUnreadable(f"設定ファイル {path} の形式が正しくありません（JSON のオブジェクトではありません）")
+    return data
+
+
 def write_settings(settings: dict) -> None:
     """Write ``settings.json`` (mode 0600) for whoever changes the settings."""
     write_private(settings_path(), json.dumps(settings, ensure_ascii=False, indent=2) + "\n")
+
+
+def update_settings(changes: dict, remove: tuple[str, ...] = ()) -> dict:
+    """Set ``changes`` and drop the keys ``remove`` in ``settings.json``, every
+    other setting kept; the settings written.  Raises ``SettingsUnreadable``
+    (writing nothing) when the file is there but unreadable: never overwritten."""
+    settings = read_settings()
+    for key in remove:
+        settings.pop(key, None)
+    settings.update(changes)
+    write_settings(settings)
+    return settings

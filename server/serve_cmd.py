@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import html
 import ipaddress
-import json
 import logging
 import os
 import signal
@@ -40,7 +39,17 @@ from waitress.server import create_server
 from server import schedule
 from server.app import MAX_BODY_BYTES, create_app
 from server.options import db_option, resolve_db
-from server.paths import calendar_token_path, data_dir, make_private, secure_db, sessions_path, settings_path, token_path
+from server.paths import (
+    SettingsUnreadable,
+    calendar_token_path,
+    data_dir,
+    make_private,
+    read_settings,
+    secure_db,
+    sessions_path,
+    settings_path,
+    token_path,
+)
 from server.security import ensure_token, forget_sessions, write_token
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -56,16 +65,14 @@ log = logging.getLogger("ghostwatch.access")
 
 
 def load_settings() -> dict:
-    path = settings_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        data = read_settings()
+    except SettingsUnreadable as err:
+        click.echo(f"{err}。設定なしで起動します。", err=True)
         return {}
-    except (OSError, ValueError) as err:
-        click.echo(f"設定ファイル {path} を読めません（無視します）: {err}", err=True)
-        return {}
-    make_private(path)
-    return data if isinstance(data, dict) else {}
+    if settings_path().exists():
+        make_private(settings_path())
+    return data
 
 
 # --- where to listen -----------------------------------------------------------

@@ -22,7 +22,6 @@ instant than now.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from dataclasses import replace
 from datetime import datetime
@@ -44,7 +43,7 @@ from server import labels, rules, service, timeline
 from server.labels import ago, jdate, jdatetime
 from server.db import get_store
 from server.ics import calendar_text, events, google_url
-from server.paths import settings_path, write_settings
+from server.paths import update_settings
 from server.security import COOKIE_NAME
 from server.store import STEP_KINDS, UNKNOWN_JOB_PREFIX
 from server.verdict import Verdict
@@ -462,20 +461,10 @@ def save_settings():
         abort(400, description=f"名前が長すぎます（{USER_NAME_MAX}文字まで）。")
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
         abort(400, description="名前に制御文字や見えない文字は使えません。")
-    path = settings_path()
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        stored = {}
-    except (OSError, ValueError):
-        abort(400, description=f"設定ファイル {path} が読めないため、上書きしません。ファイルを直すか消してください。")
-    if not isinstance(stored, dict):
-        abort(400, description=f"設定ファイル {path} の形式が正しくないため、上書きしません。")
     if name:
-        stored["user_name"] = name
+        update_settings({"user_name": name})
     else:
-        stored.pop("user_name", None)
-    write_settings(stored)
+        update_settings({}, remove=("user_name",))
     live = current_app.config["GHOSTWATCH_SETTINGS"]
     if name:
         live["user_name"] = name

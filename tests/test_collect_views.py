@@ -471,3 +471,24 @@ def test_a_schedule_saved_on_the_page_runs_without_a_restart(site, ghostwatch, h
     assert done["run"]["platforms"][0]["exit_code"] == 0
     assert datetime.fromisoformat(done["schedule"]["next_at"]) - datetime.fromisoformat(
         done["run"]["started_at"]) > timedelta(hours=23)  # tomorrow's
+
+
+def test_a_settings_file_that_cannot_be_read_is_never_written_over(home, server_factory):
+    """The schedule form and the name form both change settings.json: when it is
+    there but broken (a hand edit gone wrong), they answer 400 and say which file,
+    and the file is left as it was, for the user to mend."""
+    server = server_factory({"user_name": "山田 花子"})
+    session = Session(server)
+    broken = b'{"user_name": "\xe5\xb1\xb1\xe7\x94\xb0", "collect_enabled": tru'
+    (home / "settings.json").write_bytes(broken)
+    for path, fields in (("/collect/schedule", [("enabled", "1"), ("every", "60"), ("platforms", "lancers")]),
+                         ("/settings", [("user_name", "佐藤")])):
+        code, body = session.post(path, fields)
+        assert code == 400, path
+        assert "settings.json" in body and "上書きしません" in body
+    assert (home / "settings.json").read_bytes() == broken
+    (home / "settings.json").write_text("[1, 2]", encoding="utf-8")  # JSON, but not settings
+    code, body = session.post("/settings", [("user_name", "佐藤")])
+    assert code == 400 and "形式が正しくありません" in body
+    assert (home / "settings.json").read_text(encoding="utf-8") == "[1, 2]"
+    assert session.status()["schedule"]["enabled"] is False
