@@ -53,12 +53,21 @@ EXIT_MEANINGS = {
 PRECEDENCE = (EXIT_BROWSER, EXIT_NOT_LOGGED_IN, EXIT_HUMAN_CHECK, EXIT_UNRECOGNISED_LIST, EXIT_PAGES_FAILED,
               EXIT_UNREADABLE_PAGES, EXIT_OK)
 
-def worst(codes) -> int:
+# What stops a platform's run, and the exit code it gives (collect and doctor).
+STOPS = ((NotLoggedIn, EXIT_NOT_LOGGED_IN), (HumanCheck, EXIT_HUMAN_CHECK), (UnrecognisedList, EXIT_UNRECOGNISED_LIST),
+         (BrowserError, EXIT_BROWSER))
+
+
+def stop_code(err: Exception) -> int:
+    """The exit code of an error of ``STOPS``."""
+    return next(code for kind, code in STOPS if isinstance(err, kind))
+
+
+def worst(codes, precedence: tuple[int, ...] = PRECEDENCE) -> int:
+    """The exit code of several platforms' runs: the first of ``precedence``
+    among ``codes``, else the highest."""
     codes = set(codes)
-    for code in PRECEDENCE:
-        if code in codes:
-            return code
-    return max(codes) if codes else EXIT_OK
+    return next((c for c in precedence if c in codes), max(codes) if codes else EXIT_OK)
 
 
 
@@ -204,14 +213,8 @@ def collect_platform(store, platform: str, profile: Path, options, report: Repor
                     report.verdict(answer["verdict"])
                 elif answer["unreadable"]:
                     report.line(f"[読み取り不可] {labels.PLATFORM_LABELS[platform]} {cid}: {answer['reason']}")
-    except NotLoggedIn as err:
-        result.code, result.error = EXIT_NOT_LOGGED_IN, str(err)
-    except HumanCheck as err:
-        result.code, result.error = EXIT_HUMAN_CHECK, str(err)
-    except UnrecognisedList as err:
-        result.code, result.error = EXIT_UNRECOGNISED_LIST, str(err)
-    except BrowserError as err:
-        result.code, result.error = EXIT_BROWSER, str(err)
+    except (NotLoggedIn, HumanCheck, UnrecognisedList, BrowserError) as err:
+        result.code, result.error = stop_code(err), str(err)
     finally:
         report.finished(platform)
         ended = time.monotonic()

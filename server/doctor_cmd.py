@@ -48,19 +48,22 @@ from collector.redact import Redactor
 from collector.timeutil import iso, now
 from server import __version__, labels
 from server.collect_cmd import _sigterm_as_exit, browser_options, fetch_options
-from server.collecting import profile_for
+from server.collecting import (
+    EXIT_BROWSER,
+    EXIT_HUMAN_CHECK,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_LOGGED_IN,
+    EXIT_OK,
+    EXIT_PAGES_FAILED,
+    PLATFORMS,
+    profile_for,
+    stop_code,
+    worst,
+)
 from server.options import BadInput, db_option, open_store
 from server.paths import PRIVATE_DIR, data_dir, make_private, write_private
 
-PLATFORMS = ("lancers", "crowdworks")
-
-EXIT_OK = 0
-EXIT_NOT_LOGGED_IN = 3
-EXIT_PAGES_FAILED = 4
-EXIT_BROWSER = 7
-EXIT_HUMAN_CHECK = 8
-EXIT_MARKERS = 9
-EXIT_INTERRUPTED = 130
+EXIT_MARKERS = 9  # doctor's own; the others are collect's (server.collecting)
 PRECEDENCE = (EXIT_BROWSER, EXIT_NOT_LOGGED_IN, EXIT_HUMAN_CHECK, EXIT_MARKERS, EXIT_PAGES_FAILED, EXIT_OK)
 
 EXIT_CODES_HELP = (
@@ -272,12 +275,8 @@ def run_platform(platform: str, profile: Path, options, limit: int, sleeper=None
                 reading = _read(item.html, item.url, item.responses)
                 run.pages.append(markers.Page(platform, "thread", item.url, item.html, item.responses, reading,
                                               listed_status=c.status, listed_id=str(c.contract_id)))
-    except NotLoggedIn as err:
-        run.code, run.error = EXIT_NOT_LOGGED_IN, str(err)
-    except HumanCheck as err:
-        run.code, run.error = EXIT_HUMAN_CHECK, str(err)
-    except BrowserError as err:
-        run.code, run.error = EXIT_BROWSER, str(err)
+    except (NotLoggedIn, HumanCheck, BrowserError) as err:
+        run.code, run.error = stop_code(err), str(err)
     return run
 
 
@@ -348,11 +347,6 @@ def print_report(report: dict, echo) -> None:
                 echo(f"  ✗ {problem}")
 
 
-def worst(codes) -> int:
-    codes = set(codes)
-    return next((c for c in PRECEDENCE if c in codes), max(codes) if codes else EXIT_OK)
-
-
 def register(cli):
     cli.add_command(doctor)
     cli.add_command(redact)
@@ -393,7 +387,7 @@ def doctor(platform, limit, output, delay, timeout, retries, backoff, browser_pa
                 interrupted = True
                 break
             results.append(platform_report(run, redactor))
-    code = EXIT_INTERRUPTED if interrupted else worst(p["exit_code"] for p in results)
+    code = EXIT_INTERRUPTED if interrupted else worst((p["exit_code"] for p in results), PRECEDENCE)
     report = {"report": "ghostwatch doctor", "ghostwatch": __version__, "created_at": iso(now()),
               "exit_code": code, "platforms": results}
     print_report(report, click.echo)
