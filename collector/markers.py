@@ -121,13 +121,11 @@ class Page:
 
     def json(self, url: str):
         """The JSON of the captured response at ``url``, or None (absent, not 200, not JSON)."""
-        response = find_response(self.responses, url)
-        if response is None or response.status != 200:
-            return None
-        try:
-            return json.loads(response.body)
-        except (ValueError, RecursionError):
-            return None
+        return _json_or_none(find_response(self.responses, url))
+
+    def first_json(self):
+        """The JSON of the capture's first response (a list page's own), or None."""
+        return _json_or_none(self.responses[0] if self.responses else None)
 
     @property
     def is_inquiry(self) -> bool:
@@ -229,7 +227,7 @@ def _lancers_markers() -> list[Marker]:
         "lancers.boards_list_url / read_boards_page", "every", False, boards_ok)
     for k in L.BOARDS_LIST_KEYS:
         add(f"key:{k}", "boards_list", "json_key", f"[].{k}", "lancers.BOARDS_LIST_KEYS", "every", False,
-            (lambda k: lambda p: _all_items(_first_json(p), k))(k))
+            (lambda k: lambda p: _all_items(p.first_json(), k))(k))
 
     # a board: detail and messages
     def detail(p):
@@ -299,12 +297,11 @@ def _board_id(p: Page) -> str | None:
     return tid
 
 
-def _first_json(p: Page):
-    r = p.responses[0] if p.responses else None
-    if r is None or r.status != 200:
+def _json_or_none(response) -> object:
+    if response is None or response.status != 200:
         return None
     try:
-        return json.loads(r.body)
+        return json.loads(response.body)
     except (ValueError, RecursionError):
         return None
 
@@ -514,7 +511,7 @@ def times_of(page: Page) -> list[tuple[str, str, bool]]:
                 value = m.group(1) if m else text
                 out.append(("連絡期限", time_pattern(value), bool(lancers.DEADLINE_RE.search(text))))
     if page.platform == "lancers" and page.kind == "boards_list":
-        for item in _first_json(page) or []:
+        for item in page.first_json() or []:
             if isinstance(item, dict) and "modified" in item:
                 # passed back as the next page's parameter, never parsed: any format is taken
                 out.append(("boards[].modified", time_pattern(item["modified"]), True))
@@ -775,7 +772,7 @@ def check_pages(platform: str, pages: list[Page], redactor) -> dict:
                 target.setdefault(path, set()).update(types)
         label = f"{page.kind} {numbers[page.kind]}"
         if page.kind == "boards_list":
-            boards = _first_json(page)
+            boards = page.first_json()
             read = {"page": "boards_list", "boards": len(boards) if isinstance(boards, list) else None}
         else:
             read = conclusion(page.reading, redactor)
