@@ -449,11 +449,18 @@ class ExtensionBrowser:
             " const t = tabs.find((t) => t.url === u); return t ? t.id : null; }", url)
 
     def badge(self, tab_id: int | None = None) -> tuple[str, str, str]:
-        """(text, colour as #rrggbb, title) of the tab's badge, or the global one."""
+        """(text, colour as #rrggbb, title) of the tab's badge, or the global one.
+
+        The three are read one after the other; Chrome may change them in between
+        (it resets a tab's own badge when a navigation commits), so they are read
+        until two readings agree: a badge the toolbar showed, never a mix of two."""
         details = {} if tab_id is None else {"tabId": tab_id}
         text, color, title = self.evaluate(
-            "async (d) => [await chrome.action.getBadgeText(d), await chrome.action.getBadgeBackgroundColor(d),"
-            " await chrome.action.getTitle(d)]", details)
+            "async (d) => { const read = async () => JSON.stringify([await chrome.action.getBadgeText(d),"
+            " await chrome.action.getBadgeBackgroundColor(d), await chrome.action.getTitle(d)]);"
+            " let last = await read();"
+            " for (let i = 0; i < 20; i++) { const now = await read(); if (now === last) break; last = now; }"
+            " return JSON.parse(last); }", details)
         return text, _hex(color), title
 
     def wait_badge(self, url: str, predicate, timeout: float = 30, what: str = "badge", own: bool = True):
