@@ -43,11 +43,9 @@ from server.paths import (
     SettingsUnreadable,
     calendar_token_path,
     data_dir,
-    make_private,
     read_settings,
     secure_db,
     sessions_path,
-    settings_path,
     token_path,
 )
 from server.security import ensure_token, forget_sessions, write_token
@@ -65,14 +63,13 @@ log = logging.getLogger("ghostwatch.access")
 
 
 def load_settings() -> dict:
+    """``settings.json``, or none when it cannot be read (said on stderr).  Its
+    mode is fixed with the other data files by ``create_app``."""
     try:
-        data = read_settings()
+        return read_settings()
     except SettingsUnreadable as err:
         click.echo(f"{err}。設定なしで起動します。", err=True)
         return {}
-    if settings_path().exists():
-        make_private(settings_path())
-    return data
 
 
 # --- where to listen -----------------------------------------------------------
