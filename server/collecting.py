@@ -56,6 +56,7 @@ PRECEDENCE = (EXIT_BROWSER, EXIT_NOT_LOGGED_IN, EXIT_HUMAN_CHECK, EXIT_UNRECOGNI
 # What stops a platform's run, and the exit code it gives (collect and doctor).
 STOPS = ((NotLoggedIn, EXIT_NOT_LOGGED_IN), (HumanCheck, EXIT_HUMAN_CHECK), (UnrecognisedList, EXIT_UNRECOGNISED_LIST),
          (BrowserError, EXIT_BROWSER))
+STOPPING = tuple(kind for kind, _code in STOPS)
 
 
 def stop_code(err: Exception) -> int:
@@ -213,7 +214,7 @@ def collect_platform(store, platform: str, profile: Path, options, report: Repor
                     report.verdict(answer["verdict"])
                 elif answer["unreadable"]:
                     report.line(f"[読み取り不可] {labels.PLATFORM_LABELS[platform]} {cid}: {answer['reason']}")
-    except (NotLoggedIn, HumanCheck, UnrecognisedList, BrowserError) as err:
+    except STOPPING as err:
         result.code, result.error = stop_code(err), str(err)
     finally:
         report.finished(platform)
